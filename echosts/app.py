@@ -1,0 +1,92 @@
+"""Assembles the service on one IOLoop: python-socketio, the gateway, the HTTP handlers."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import socketio
+import tornado.web
+from tornado.httpserver import HTTPServer
+from tornado.netutil import bind_sockets
+
+from echosts.config import Settings
+from echosts.context import ServiceContext
+from echosts.gateway import Gateway
+from echosts.web import HealthHandler, log_request, socketio_handler
+
+log = logging.getLogger("echosts.app")
+
+SOCKETIO_PATHS = (r"/socket\.io/?", r"/ws/sts/?")
+
+
+def make_socketio_server(settings: Settings) -> socketio.AsyncServer:
+    return socketio.AsyncServer(
+        async_mode="tornado",
+        ping_interval=settings.ping_interval,
+        ping_timeout=settings.ping_timeout,
+        max_http_buffer_size=settings.max_buffer_size,
+        cors_allowed_origins="*",
+        # Both libraries log every packet, audio included, when their loggers are on.
+        logger=False,
+        engineio_logger=False,
+    )
+
+
+def make_app(
+    settings: Settings, sio: socketio.AsyncServer, gateway: Gateway, started: float
+) -> tornado.web.Application:
+    websocket = socketio_handler(sio, compression=settings.compression)
+    routes: list[tuple[Any, ...]] = [(path, websocket) for path in SOCKETIO_PATHS]
+    routes.append((r"/health", HealthHandler, {"gateway": gateway, "started": started}))
+    return tornado.web.Application(
+        routes,
+        websocket_max_message_size=settings.max_buffer_size,
+        log_function=log_request,
+    )
+
+
+@dataclass
+class EchoService:
+    """Everything one running echosts owns; ``listen`` binds it, ``stop`` releases it."""
+
+    settings: Settings
+    context: ServiceContext
+    sio: socketio.AsyncServer
+    gateway: Gateway
+    app: tornado.web.Application
+    http_server: HTTPServer | None = None
+    port: int | None = None
+
+    @classmethod
+    def create(cls, settings: Settings, context: ServiceContext | None = None) -> EchoService:
+        context = context or ServiceContext(settings=settings)
+        sio = make_socketio_server(settings)
+        gateway = Gateway(sio, context)
+        app = make_app(settings, sio, gateway, time.monotonic())
+        return cls(settings, context, sio, gateway, app)
+
+    def listen(self, sockets: list[socket.socket] | None = None) -> int:
+        """Starts accepting connections; returns the bound port (useful with port 0)."""
+        if sockets is None:
+            sockets = bind_sockets(self.settings.port, self.settings.host)
+        self.http_server = HTTPServer(
+            self.app,
+            max_body_size=self.settings.max_buffer_size,
+            max_buffer_size=self.settings.max_buffer_size,
+        )
+        self.http_server.add_sockets(sockets)
+        self.port = sockets[0].getsockname()[1]
+        return self.port
+
+    async def stop(self) -> None:
+        """Stops listening, disconnects every client, and ends python-socketio's tasks."""
+        if self.http_server is not None:
+            self.http_server.stop()
+        await self.gateway.disconnect_all("server shutting down")
+        await self.sio.shutdown()
+        if self.http_server is not None:
+            await self.http_server.close_all_connections()

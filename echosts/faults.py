@@ -1,0 +1,98 @@
+"""Simulated latency and the backpressure policy of one session.
+
+Randomness comes from an injected ``random.Random``, so a seed (or a test) makes every delay
+reproducible.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+
+from echosts.protocol import MAX_DELAY_MS
+
+LOGNORMAL_SIGMA = 1.0
+"""Shape of the lognormal jitter: median ``jitter_ms``, p90 about 3.6 times it, p99 about 10."""
+
+
+@dataclass(frozen=True)
+class DelaySpec:
+    delay_ms: int = 0
+    jitter_ms: int = 0
+    distribution: str = "uniform"
+
+
+class DelayModel:
+    """Per-fragment processing time: a fixed delay plus uniform or lognormal jitter, capped."""
+
+    def __init__(self, spec: DelaySpec, rng: random.Random) -> None:
+        self.spec = spec
+        self._rng = rng
+
+    def sample_ms(self) -> float:
+        jitter = self.spec.jitter_ms
+        extra = 0.0
+        if jitter > 0:
+            if self.spec.distribution == "lognormal":
+                extra = self._rng.lognormvariate(math.log(jitter), LOGNORMAL_SIGMA)
+            else:
+                extra = self._rng.uniform(0, jitter)
+        return min(self.spec.delay_ms + extra, MAX_DELAY_MS)
+
+
+SEVERITY_RANK = {"low": 1, "medium": 2, "high": 3}
+ACTION_RANK = {"none": 0, "slow_down": 1, "pause": 2}
+
+
+@dataclass(frozen=True)
+class Level:
+    """One backpressure level; the most severe of a session's rules is the one it reports."""
+
+    severity: str
+    action: str
+    recommended_delay_ms: int | None = None
+
+    @property
+    def rank(self) -> tuple[int, int]:
+        return SEVERITY_RANK[self.severity], ACTION_RANK[self.action]
+
+
+CLEAR = Level("low", "none")
+MAX_INFLIGHT_LEVEL = Level("high", "pause")
+LADDER: tuple[tuple[float, Level], ...] = (
+    (0.9, Level("high", "pause")),
+    (0.7, Level("medium", "slow_down")),
+    (0.5, Level("low", "slow_down")),
+)
+
+
+@dataclass(frozen=True)
+class ThresholdRule:
+    """Above ``threshold`` fragments in flight, the configured level applies."""
+
+    threshold: int
+    level: Level
+
+
+@dataclass(frozen=True)
+class BackpressurePolicy:
+    max_inflight: int
+    threshold_rule: ThresholdRule | None = None
+    ladder: bool = False
+
+    def level(self, inflight: int) -> Level | None:
+        """The level for ``inflight`` fragments in flight, or None when no rule applies."""
+        levels: list[Level] = []
+        if inflight > self.max_inflight:
+            levels.append(MAX_INFLIGHT_LEVEL)
+        rule = self.threshold_rule
+        if rule is not None and inflight > rule.threshold:
+            levels.append(rule.level)
+        if self.ladder:
+            fraction = inflight / self.max_inflight
+            for step, level in LADDER:
+                if fraction >= step:
+                    levels.append(level)
+                    break
+        return max(levels, key=lambda level: level.rank, default=None)

@@ -1,0 +1,308 @@
+"""The Socket.IO side: admits connections, feeds events to each connection's core, emits.
+
+It decides nothing about the protocol. Each handler reads the loop's clock and calls the core
+before anything can yield, so a connection's events are handled in arrival order; the outputs
+go through the connection's one ordered outbox, drained by one task, so a
+``fragment:processed`` can never overtake its ``fragment:ack``. Every connection has exactly
+one IOLoop timer, re-armed from the core's ``next_deadline()`` after every call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, Protocol
+
+import socketio
+from tornado.ioloop import IOLoop
+
+from echosts.context import ServiceContext
+from echosts.errors import ErrorCode, refusal_data
+from echosts.session import Close, Connection, Emit, Output
+
+log = logging.getLogger("echosts.gateway")
+
+NAMESPACES = ("/", "/sts")
+
+
+class GatewayObserver(Protocol):
+    """What the gateway reports as it goes: the metrics layer implements it."""
+
+    def connection_refused(self, code: ErrorCode) -> None: ...
+
+    def connection_accepted(self) -> None: ...
+
+    def emitted(self, output: Emit) -> None: ...
+
+
+class _Silent:
+    def connection_refused(self, code: ErrorCode) -> None:
+        pass
+
+    def connection_accepted(self) -> None:
+        pass
+
+    def emitted(self, output: Emit) -> None:
+        pass
+
+
+@dataclass(eq=False)
+class ConnectionHandle:
+    """One Engine.IO connection as the gateway sees it: sids per namespace, timer, outbox."""
+
+    eio_sid: str
+    core: Connection
+    remote: str
+    namespaces: dict[str, str] = field(default_factory=dict)
+    home_namespace: str = "/"
+    timer: object | None = None
+    timer_deadline: float | None = None
+    outbox: deque[tuple[str, Output]] = field(default_factory=deque)
+    sender: asyncio.Task[None] | None = None
+    closed: bool = False
+
+    def sid_for(self, namespace: str) -> tuple[str, str] | None:
+        """Where to send for ``namespace``; falls back to any namespace still joined."""
+        if namespace in self.namespaces:
+            return namespace, self.namespaces[namespace]
+        for other, sid in self.namespaces.items():
+            return other, sid
+        return None
+
+
+def _token(auth: Any) -> str | None:
+    if isinstance(auth, dict) and isinstance(auth.get("token"), str):
+        return auth["token"]
+    return None
+
+
+def _key_matches(token: str | None, keys: Iterable[str]) -> bool:
+    """Constant-time comparison against every key, whichever matches."""
+    candidate = (token or "").encode()
+    matched = False
+    for key in keys:
+        matched |= hmac.compare_digest(candidate, key.encode())
+    return matched and token is not None
+
+
+class Gateway:
+    def __init__(
+        self,
+        sio: socketio.AsyncServer,
+        context: ServiceContext,
+        observer: GatewayObserver | None = None,
+    ) -> None:
+        self.sio = sio
+        self.context = context
+        self.observer: GatewayObserver = observer or _Silent()
+        self._connections: dict[str, ConnectionHandle] = {}
+        self._by_sid: dict[tuple[str, str], ConnectionHandle] = {}
+        for namespace in NAMESPACES:
+            sio.on("connect", partial(self._on_connect, namespace), namespace=namespace)
+            sio.on("disconnect", partial(self._on_disconnect, namespace), namespace=namespace)
+            sio.on("*", partial(self._on_event, namespace), namespace=namespace)
+
+    # what the rest of the service reads
+
+    @property
+    def connection_count(self) -> int:
+        return len(self._connections)
+
+    @property
+    def session_count(self) -> int:
+        return sum(1 for handle in self._connections.values() if handle.core.session is not None)
+
+    def handles(self) -> list[ConnectionHandle]:
+        return list(self._connections.values())
+
+    # python-socketio handlers: plain functions, so nothing can interleave inside one
+
+    def _on_connect(
+        self, namespace: str, sid: str, environ: dict[str, Any], auth: Any = None
+    ) -> None:
+        eio_sid = self.sio.manager.eio_sid_from_sid(sid, namespace)
+        header_stream_id = environ.get("HTTP_X_STREAM_ID")
+        handler = environ.get("tornado.handler")
+        remote = handler.request.remote_ip if handler is not None else "?"
+        settings = self.context.settings
+        if settings.auth_enabled and not _key_matches(_token(auth), settings.api_keys):
+            self._refuse(
+                ErrorCode.AUTH_FAILED,
+                "authentication failed: auth.token matches no configured API key",
+                remote,
+                header_stream_id,
+            )
+        handle = self._connections.get(eio_sid)
+        if handle is None:
+            if self.context.draining:
+                self._refuse(
+                    ErrorCode.RATE_LIMIT,
+                    "the server is draining for shutdown: connect to another instance",
+                    remote,
+                    header_stream_id,
+                )
+            if len(self._connections) >= settings.max_connections:
+                self._refuse(
+                    ErrorCode.RATE_LIMIT,
+                    f"connection limit reached: {settings.max_connections} connections are open",
+                    remote,
+                    header_stream_id,
+                )
+            core = Connection(
+                self.context,
+                header_stream_id=header_stream_id,
+                header_worker_id=environ.get("HTTP_X_WORKER_ID"),
+            )
+            handle = ConnectionHandle(eio_sid=eio_sid, core=core, remote=remote)
+            handle.home_namespace = namespace
+            self._connections[eio_sid] = handle
+            self.observer.connection_accepted()
+            log.info(
+                "connection opened: sid=%s remote=%s namespace=%s x_stream_id=%s x_worker_id=%s",
+                eio_sid,
+                remote,
+                namespace,
+                header_stream_id,
+                core.header_worker_id,
+                extra={"stream_id": header_stream_id},
+            )
+        handle.namespaces[namespace] = sid
+        self._by_sid[(namespace, sid)] = handle
+
+    def _refuse(
+        self, code: ErrorCode, message: str, remote: str, header_stream_id: str | None
+    ) -> None:
+        self.observer.connection_refused(code)
+        log.info(
+            "connection refused: code=%s remote=%s x_stream_id=%s: %s",
+            code.value,
+            remote,
+            header_stream_id,
+            message,
+            extra={"stream_id": header_stream_id},
+        )
+        raise socketio.exceptions.ConnectionRefusedError(code.value, refusal_data(code, message))
+
+    def _on_disconnect(self, namespace: str, sid: str, reason: Any = None) -> None:
+        handle = self._by_sid.pop((namespace, sid), None)
+        if handle is None:
+            return
+        handle.namespaces.pop(namespace, None)
+        if handle.namespaces:
+            return
+        self._release(handle, str(reason))
+
+    def _release(self, handle: ConnectionHandle, reason: str) -> None:
+        """Frees a connection for good: its timer, its outbox, its session."""
+        handle.closed = True
+        self._connections.pop(handle.eio_sid, None)
+        if handle.timer is not None:
+            IOLoop.current().remove_timeout(handle.timer)
+            handle.timer = None
+        handle.outbox.clear()
+        session = handle.core.session
+        log.info(
+            "connection closed: sid=%s reason=%s stream_id=%s inflight=%d",
+            handle.eio_sid,
+            reason,
+            session.stream_id if session else None,
+            len(session.inflight) if session else 0,
+            extra={"stream_id": session.stream_id if session else None},
+        )
+
+    def _on_event(self, namespace: str, event: str, sid: str, *args: Any) -> None:
+        handle = self._by_sid.get((namespace, sid))
+        if handle is None:
+            return
+        if event == "stream:init":
+            handle.home_namespace = namespace
+        self._step(handle, namespace, lambda now: handle.core.receive(event, args, now), event)
+
+    def _on_timer(self, handle: ConnectionHandle) -> None:
+        deadline = handle.timer_deadline
+        handle.timer = None
+        handle.timer_deadline = None
+        if handle.closed:
+            return
+        # asyncio may fire a timer a hair early; the core must see the deadline as reached.
+        now = max(IOLoop.current().time(), deadline or 0.0)
+        self._step(handle, handle.home_namespace, lambda _: handle.core.on_timer(now), "timer")
+
+    def expire_all(self, message: str) -> None:
+        """Ends every connection's unfinished fragments now as TIMEOUT failures."""
+        for handle in self.handles():
+            self._step(
+                handle,
+                handle.home_namespace,
+                lambda now, h=handle: h.core.expire_inflight(now, message),
+                "drain deadline",
+            )
+
+    def _step(
+        self,
+        handle: ConnectionHandle,
+        namespace: str,
+        call: Callable[[float], list[Output]],
+        what: str,
+    ) -> None:
+        """Runs one core call, queues its outputs in order, and re-arms the timer."""
+        loop = IOLoop.current()
+        try:
+            outputs = call(loop.time())
+        except Exception:
+            session = handle.core.session
+            log.exception(
+                "internal error while handling %s: sid=%s stream_id=%s",
+                what,
+                handle.eio_sid,
+                session.stream_id if session else None,
+            )
+            outputs = []
+        if outputs:
+            handle.outbox.extend((namespace, output) for output in outputs)
+            if handle.sender is None or handle.sender.done():
+                handle.sender = asyncio.ensure_future(self._send(handle))
+        self._arm(handle)
+
+    def _arm(self, handle: ConnectionHandle) -> None:
+        deadline = None if handle.closed else handle.core.next_deadline()
+        if deadline == handle.timer_deadline and (deadline is None or handle.timer is not None):
+            return
+        loop = IOLoop.current()
+        if handle.timer is not None:
+            loop.remove_timeout(handle.timer)
+            handle.timer = None
+        handle.timer_deadline = deadline
+        if deadline is not None:
+            handle.timer = loop.call_at(deadline, self._on_timer, handle)
+
+    async def _send(self, handle: ConnectionHandle) -> None:
+        while handle.outbox:
+            namespace, output = handle.outbox.popleft()
+            try:
+                if isinstance(output, Emit):
+                    target = handle.sid_for(namespace)
+                    if target is None:
+                        continue
+                    self.observer.emitted(output)
+                    await self.sio.emit(
+                        output.event, output.data, to=target[1], namespace=target[0]
+                    )
+                elif isinstance(output, Close):
+                    await self._close(handle, output.reason)
+            except Exception:
+                log.exception("could not send to sid=%s", handle.eio_sid)
+
+    async def _close(self, handle: ConnectionHandle, reason: str) -> None:
+        log.info("disconnecting sid=%s: %s", handle.eio_sid, reason)
+        for namespace, sid in list(handle.namespaces.items()):
+            await self.sio.disconnect(sid, namespace=namespace)
+
+    async def disconnect_all(self, reason: str) -> None:
+        for handle in self.handles():
+            await self._close(handle, reason)

@@ -1,0 +1,171 @@
+"""Event names, strict models of what a worker sends, and builders of what the server sends.
+
+Inbound models are strict (``"48000"``, ``48000.0`` and ``true`` are not integers), ignore
+unknown extra fields, and refuse ``null`` for every field: an optional field is omitted, not
+nulled. ``validate`` turns pydantic's first complaint into a message that names the field.
+"""
+
+from __future__ import annotations
+
+import binascii
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
+
+STREAM_INIT = "stream:init"
+FRAGMENT_DATA = "fragment:data"
+FRAGMENT_ACK = "fragment:ack"
+STREAM_PAUSE = "stream:pause"
+STREAM_RESUME = "stream:resume"
+STREAM_END = "stream:end"
+CONFIG_ERROR_SIMULATION = "config:error_simulation"
+CONFIG_PROCESSING_DELAY = "config:processing_delay"
+CONFIG_BACKPRESSURE = "config:backpressure"
+SIMULATE_DISCONNECT = "simulate:disconnect"
+
+STREAM_READY = "stream:ready"
+FRAGMENT_PROCESSED = "fragment:processed"
+STREAM_COMPLETE = "stream:complete"
+BACKPRESSURE = "backpressure"
+ERROR = "error"
+
+M = TypeVar("M", bound="Inbound")
+
+NO_PAYLOAD: Any = type("NoPayload", (), {"__repr__": lambda _self: "<no payload>"})()
+"""Stands for the payload of an event that was sent with no argument at all."""
+
+MAX_FRAGMENT_CHARS = 10 * 1024 * 1024
+"""The protocol's own ceiling on ``audio.data_base64``, in characters."""
+MAX_DELAY_MS = 60_000
+TRANSCRIPT = "[ECHO] Original audio"
+TRANSLATED_TEXT = "[ECHO] Translated audio"
+MODEL_METADATA = {"asr_model": "echo", "translation_model": "echo", "tts_model": "echo"}
+CAPABILITIES = {"batch_processing": False, "async_delivery": True}
+
+
+class Inbound(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _refuse_null(cls, value: Any) -> Any:
+        if value is None:
+            raise PydanticCustomError("null_value", "Input should not be null; omit the field")
+        return value
+
+
+def _text(max_length: int) -> Any:
+    return Field(min_length=1, max_length=max_length)
+
+
+class StreamConfig(Inbound):
+    source_language: str = Field(default="en", min_length=1, max_length=35)
+    target_language: str = Field(default="es", min_length=1, max_length=35)
+    voice_profile: str = Field(default="default", min_length=1, max_length=256)
+    chunk_duration_ms: int = Field(default=1000, ge=100, le=60000)
+    sample_rate_hz: int = Field(default=48000, ge=8000, le=192000)
+    channels: int = Field(default=1, ge=1, le=2)
+    format: str = Field(default="m4a", min_length=1, max_length=32)
+
+
+class StreamInit(Inbound):
+    stream_id: str = _text(256)
+    worker_id: str | None = Field(default=None, min_length=1, max_length=256)
+    config: StreamConfig
+    max_inflight: int = Field(default=3, ge=1, le=10)
+    timeout_ms: int = Field(default=8000, ge=1000, le=30000)
+
+
+class Audio(Inbound):
+    format: str = _text(32)
+    sample_rate_hz: int = Field(ge=8000, le=192000)
+    channels: int = Field(ge=1, le=2)
+    duration_ms: int = Field(ge=0, le=60000)
+    data_base64: str = Field(max_length=MAX_FRAGMENT_CHARS)
+
+    @field_validator("data_base64")
+    @classmethod
+    def _is_base64(cls, value: str) -> str:
+        try:
+            binascii.a2b_base64(value, strict_mode=True)
+            valid = len(value) % 4 == 0
+        except (binascii.Error, ValueError):
+            valid = False
+        if not valid:
+            raise PydanticCustomError("base64", "Input should be valid padded base64")
+        return value
+
+
+class FragmentData(Inbound):
+    fragment_id: str = _text(256)
+    stream_id: str
+    sequence_number: int = Field(ge=0)
+    timestamp: int
+    audio: Audio
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class WorkerAck(Inbound):
+    fragment_id: str = _text(256)
+    status: Literal["received", "applied"]
+    timestamp: int
+
+
+class StreamControl(Inbound):
+    """``stream:pause``, ``stream:resume`` and ``stream:end``."""
+
+    stream_id: str
+    reason: str | None = Field(default=None, max_length=1024)
+
+
+class ProcessingDelay(Inbound):
+    delay_ms: int = Field(ge=0, le=MAX_DELAY_MS)
+    jitter_ms: int = Field(default=0, ge=0, le=MAX_DELAY_MS)
+    distribution: Literal["uniform", "lognormal"] = "uniform"
+    seed: int | None = None
+
+
+def describe(problem: ValidationError) -> tuple[str, str]:
+    """The first failing field of ``problem`` as ``(field path, message naming it)``."""
+    first = problem.errors(include_url=False)[0]
+    path = ""
+    for part in first["loc"]:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    if first["type"] == "missing":
+        return path, f"{path}: required field is missing"
+    return path, f"{path}: {first['msg']}" if path else first["msg"]
+
+
+def validate(model: type[M], payload: Any) -> M | tuple[str, str]:
+    """``model`` parsed from ``payload``, or ``(field, message)`` naming what is wrong."""
+    if not isinstance(payload, dict):
+        return "", f"payload must be a JSON object, got {json_type(payload)}"
+    try:
+        return model.model_validate(payload)
+    except ValidationError as problem:
+        return describe(problem)
+
+
+def json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return "no payload" if value is NO_PAYLOAD else type(value).__name__
+
+
+def stage_timings(processing_time_ms: int) -> dict[str, int]:
+    """30/30/40 per cent of the processing time, in integers that add up to it."""
+    asr = processing_time_ms * 30 // 100
+    translation = processing_time_ms * 30 // 100
+    tts = processing_time_ms - asr - translation
+    return {"asr_ms": asr, "translation_ms": translation, "tts_ms": tts}

@@ -1,0 +1,79 @@
+"""Tornado handlers: the Socket.IO endpoint's transport tuning, and ``/health``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+import socketio
+import tornado.web
+
+from echosts import __version__
+from echosts.gateway import Gateway
+
+access_log = logging.getLogger("echosts.access")
+
+QUIET_PATHS = ("/health", "/metrics")
+
+
+def socketio_handler(sio: socketio.AsyncServer, *, compression: bool) -> type[Any]:
+    """python-socketio's Tornado handler with Nagle off and compression only when enabled.
+
+    engine.io's handler accepts permessage-deflate from every client and leaves Nagle's
+    algorithm on, so a small fragment waits about 40 ms for a delayed ACK.
+    """
+    base = socketio.get_tornado_handler(sio)
+
+    class EchoSocketHandler(base):  # type: ignore[misc, valid-type]
+        async def open(self, *args: Any, **kwargs: Any) -> None:
+            self.set_nodelay(True)
+            await super().open(*args, **kwargs)
+
+        def get_compression_options(self) -> dict[str, Any] | None:
+            return {} if compression else None
+
+    return EchoSocketHandler
+
+
+class HealthHandler(tornado.web.RequestHandler):
+    def initialize(self, gateway: Gateway, started: float) -> None:
+        self.gateway = gateway
+        self.started = started
+
+    def get(self) -> None:
+        draining = self.gateway.context.draining
+        self.set_status(503 if draining else 200)
+        self.set_header("Content-Type", "application/json")
+        self.set_header("Cache-Control", "no-store")
+        body = {
+            "status": "draining" if draining else "healthy",
+            "sessions": self.gateway.session_count,
+            "connections": self.gateway.connection_count,
+            "uptime_seconds": round(time.monotonic() - self.started, 3),
+            "version": __version__,
+        }
+        self.finish(json.dumps(body))
+
+
+def log_request(handler: tornado.web.RequestHandler) -> None:
+    """Tornado's access log, with health checks and scrapes at debug so they do not flood it."""
+    request = handler.request
+    status = handler.get_status()
+    if status >= 500:
+        level = logging.ERROR
+    elif status >= 400:
+        level = logging.WARNING
+    elif request.path in QUIET_PATHS or request.path.startswith(("/socket.io", "/ws/sts")):
+        level = logging.DEBUG
+    else:
+        level = logging.INFO
+    access_log.log(
+        level,
+        "%d %s %s %.1fms",
+        status,
+        request.method,
+        request.uri if not request.path.startswith(("/socket.io", "/ws/sts")) else request.path,
+        1000.0 * request.request_time(),
+    )
