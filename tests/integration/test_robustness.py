@@ -1,0 +1,71 @@
+"""Any payload shape on any event gets an answer and leaves the connection usable."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.workers import fragment
+
+SHAPES = [None, [], [1, {"a": None}], "text", 0, 1.5, True, {"nested": {"garbage": [None]}}]
+EVENTS = [
+    "stream:init",
+    "fragment:data",
+    "fragment:ack",
+    "stream:pause",
+    "stream:resume",
+    "stream:end",
+]
+
+
+@pytest.mark.parametrize("event", EVENTS)
+async def test_every_payload_shape_gets_an_error_and_the_connection_stays_usable(
+    make_worker, event: str
+) -> None:
+    worker = await make_worker().connect()
+    await worker.start("s")
+    for shape in SHAPES:
+        await worker.emit(event, shape)
+        report = await worker.next("error")
+        assert report["code"] in ("INVALID_CONFIG", "STREAM_NOT_FOUND")
+    await worker.emit("fragment:data", fragment("s", 0))
+    assert (await worker.next("fragment:processed"))["status"] == "success"
+
+
+async def test_event_with_no_argument_is_answered(make_worker) -> None:
+    worker = await make_worker().connect()
+    await worker.emit("stream:init")
+    assert "no payload" in (await worker.next("error"))["message"]
+
+
+async def test_extra_arguments_are_ignored(make_worker) -> None:
+    worker = await make_worker().connect()
+    await worker.emit("stream:init", {"stream_id": "s", "config": {}}, "extra", 3)
+    assert (await worker.next("stream:ready"))["stream_id"] == "s"
+
+
+async def test_unknown_event_is_named_in_an_invalid_config_error(make_worker) -> None:
+    worker = await make_worker().connect()
+    await worker.emit("stream:rewind", {"stream_id": "s"})
+    report = await worker.next("error")
+    assert report["code"] == "INVALID_CONFIG"
+    assert "stream:rewind" in report["message"]
+
+
+async def test_processing_delay_with_garbage_is_rejected_in_its_ack(make_worker) -> None:
+    worker = await make_worker().connect()
+    await worker.start("s")
+    await worker.emit("config:processing_delay", ["garbage"])
+    ack = await worker.next("config:processing_delay:ack")
+    assert ack["status"] == "rejected"
+
+
+async def test_one_clients_garbage_does_not_reach_another(make_worker) -> None:
+    noisy = await make_worker().connect()
+    quiet = await make_worker().connect()
+    await quiet.start("q")
+    for shape in SHAPES:
+        await noisy.emit("fragment:data", shape)
+    await noisy.wait_count("error", len(SHAPES))
+    await quiet.emit("fragment:data", fragment("q", 0))
+    await quiet.next("fragment:processed")
+    assert quiet.received("error") == []
