@@ -47,10 +47,6 @@ ERROR_TRAITS: dict[ErrorCode, CodeTraits] = {
 }
 
 
-def is_retryable(code: ErrorCode) -> bool:
-    return ERROR_TRAITS[code].retryable
-
-
 @dataclass(frozen=True)
 class Rejection:
     """A peer fault: what the worker sent was refused, reported as one ``error`` event."""

@@ -1,0 +1,32 @@
+# echosts: `make run` starts the service, `make test` runs the whole suite.
+# Both create their own virtual environment in .venv on first use.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint format clean
+
+$(BIN)/echosts: setup.cfg pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "echosts needs Python 3.11 or newer (set PYTHON=...)")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	@touch $@
+
+run: $(BIN)/echosts
+	$(BIN)/echosts $(ARGS)
+
+lint: $(BIN)/echosts
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
+	$(BIN)/python -m pytest --cov --cov-report=term-missing $(PYTEST_ARGS)
+
+format: $(BIN)/echosts
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) .coverage .coverage.* htmlcov *.egg-info
