@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from echosts.session import Connection
 from tests.workers import fragment
 
 SHAPES = [None, [], [1, {"a": None}], "text", 0, 1.5, True, {"nested": {"garbage": [None]}}]
@@ -69,3 +70,22 @@ async def test_one_clients_garbage_does_not_reach_another(make_worker) -> None:
     await quiet.emit("fragment:data", fragment("q", 0))
     await quiet.next("fragment:processed")
     assert quiet.received("error") == []
+
+
+async def test_an_internal_error_is_logged_and_the_connection_stays_usable(
+    make_worker, monkeypatch, caplog
+) -> None:
+    original = Connection.receive
+
+    def explode_on_pause(self, event, args, now):
+        if event == "stream:pause":
+            raise RuntimeError("bug")
+        return original(self, event, args, now)
+
+    monkeypatch.setattr(Connection, "receive", explode_on_pause)
+    worker = await make_worker().connect()
+    await worker.start("s")
+    await worker.emit("stream:pause", {"stream_id": "s"})
+    await worker.emit("fragment:data", fragment("s", 0))
+    assert (await worker.next("fragment:processed"))["status"] == "success"
+    assert "internal error while handling stream:pause" in caplog.text
