@@ -15,6 +15,7 @@ from tornado.netutil import bind_sockets
 
 from echosts.config import Settings
 from echosts.context import ServiceContext
+from echosts.control import control_routes
 from echosts.gateway import Gateway
 from echosts.web import HealthHandler, log_request, socketio_handler
 
@@ -42,6 +43,7 @@ def make_app(
     websocket = socketio_handler(sio, compression=settings.compression)
     routes: list[tuple[Any, ...]] = [(path, websocket) for path in SOCKETIO_PATHS]
     routes.append((r"/health", HealthHandler, {"gateway": gateway, "started": started}))
+    routes.extend(control_routes(gateway))
     return tornado.web.Application(
         routes,
         websocket_max_message_size=settings.max_buffer_size,

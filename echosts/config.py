@@ -56,6 +56,10 @@ class Settings:
     """Root log level."""
     log_format: str = "text"
     """``text`` for people, ``json`` for one object per line (journald, log shippers)."""
+    max_plans: int = 1000
+    """Fault plans the control API keeps at most."""
+    plan_idle_expiry_s: float = 3600.0
+    """Seconds after which a fault plan that nothing used is forgotten."""
     max_connections: int = 500
     """Open Socket.IO connections before RATE_LIMIT refusals."""
     max_buffer_size: int = 52_428_800
@@ -197,6 +201,15 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "DEBUG, INFO, WARNING, ERROR",
     ),
     SettingSpec("log_format", "ECHO_LOG_FORMAT", _choice(*LOG_FORMATS), "text or json"),
+    SettingSpec(
+        "max_plans", "ECHO_MAX_PLANS", _integer(1, 100000), "fault plans kept at most (1-100000)"
+    ),
+    SettingSpec(
+        "plan_idle_expiry_s",
+        "ECHO_PLAN_IDLE_EXPIRY_S",
+        _number(1, 604800),
+        "seconds before an unused fault plan is forgotten (1-604800)",
+    ),
     SettingSpec(
         "max_connections",
         "WS_MAX_CONNECTIONS",

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from echosts.config import Settings
+from echosts.plans import PlanBook
 
 
 def new_uuid() -> str:
@@ -26,6 +27,10 @@ class ServiceContext:
     wall_time: Callable[[], float] = time.time
     draining: bool = False
     """Set once on shutdown: new streams are refused with RATE_LIMIT from then on."""
+    plans: PlanBook = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.plans = PlanBook(self.settings.max_plans, self.settings.plan_idle_expiry_s)
 
     def session_rng(self) -> random.Random:
         """A generator of the session's own, seeded from the service's one."""

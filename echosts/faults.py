@@ -1,4 +1,4 @@
-"""Simulated latency and the backpressure policy of one session.
+"""Simulated latency, simulated errors, and the backpressure policy of one session.
 
 Randomness comes from an injected ``random.Random``, so a seed (or a test) makes every delay
 reproducible.
@@ -10,7 +10,9 @@ import math
 import random
 from dataclasses import dataclass
 
-from echosts.protocol import MAX_DELAY_MS
+from echosts.errors import ERROR_TRAITS, ErrorCode
+from echosts.ordering import Outcome
+from echosts.protocol import MAX_DELAY_MS, ErrorSimulation
 
 LOGNORMAL_SIGMA = 1.0
 """Shape of the lognormal jitter: median ``jitter_ms``, p90 about 3.6 times it, p99 about 10."""
@@ -96,3 +98,67 @@ class BackpressurePolicy:
                     levels.append(level)
                     break
         return max(levels, key=lambda level: level.rank, default=None)
+
+
+@dataclass(frozen=True)
+class SimulatedError:
+    """One ``config:error_simulation`` rule, resolved against the error-code table."""
+
+    trigger: str
+    value: int | str
+    code: ErrorCode
+    message: str
+    retryable: bool
+    stage: str
+    status: str
+
+    def matches(self, fragment_id: str, sequence_number: int, ordinal: int) -> bool:
+        """``ordinal`` counts the session's accepted fragments from 1, this one included."""
+        if self.trigger == "sequence_number":
+            return sequence_number == self.value
+        if self.trigger == "fragment_id":
+            return fragment_id == self.value
+        return ordinal % int(self.value) == 0
+
+    def outcome(self) -> Outcome:
+        return Outcome(
+            status=self.status,
+            error={
+                "code": self.code.value,
+                "message": self.message,
+                "stage": self.stage,
+                "retryable": self.retryable,
+                "severity": ERROR_TRAITS[self.code].severity,
+            },
+        )
+
+
+def simulated_errors(config: ErrorSimulation) -> tuple[SimulatedError, ...]:
+    if not config.enabled:
+        return ()
+    rules = []
+    for rule in config.rules:
+        code = ErrorCode(rule.error_code)
+        retryable = ERROR_TRAITS[code].retryable if rule.retryable is None else rule.retryable
+        rules.append(
+            SimulatedError(
+                trigger=rule.trigger,
+                value=rule.value,
+                code=code,
+                message=rule.error_message or f"Simulated {code.value}",
+                retryable=retryable,
+                stage=rule.stage,
+                status=rule.status,
+            )
+        )
+    return tuple(rules)
+
+
+def first_match(
+    rules: tuple[SimulatedError, ...], fragment_id: str, sequence_number: int, ordinal: int
+) -> SimulatedError | None:
+    """The first rule, in configuration order, that this fragment triggers."""
+    for rule in rules:
+        if rule.matches(fragment_id, sequence_number, ordinal):
+            return rule
+    return None

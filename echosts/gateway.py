@@ -10,10 +10,9 @@ one IOLoop timer, re-armed from the core's ``next_deadline()`` after every call.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol
@@ -21,8 +20,10 @@ from typing import Any, Protocol
 import socketio
 from tornado.ioloop import IOLoop
 
+from echosts.auth import token_matches
 from echosts.context import ServiceContext
 from echosts.errors import ErrorCode, refusal_data
+from echosts.plans import FaultPlan
 from echosts.session import Close, Connection, Emit, Output
 
 log = logging.getLogger("echosts.gateway")
@@ -81,15 +82,6 @@ def _token(auth: Any) -> str | None:
     return None
 
 
-def _key_matches(token: str | None, keys: Iterable[str]) -> bool:
-    """Constant-time comparison against every key, whichever matches."""
-    candidate = (token or "").encode()
-    matched = False
-    for key in keys:
-        matched |= hmac.compare_digest(candidate, key.encode())
-    return matched and token is not None
-
-
 class Gateway:
     def __init__(
         self,
@@ -130,7 +122,7 @@ class Gateway:
         handler = environ.get("tornado.handler")
         remote = handler.request.remote_ip if handler is not None else "?"
         settings = self.context.settings
-        if settings.auth_enabled and not _key_matches(_token(auth), settings.api_keys):
+        if settings.auth_enabled and not token_matches(_token(auth), settings.api_keys):
             self._refuse(
                 ErrorCode.AUTH_FAILED,
                 "authentication failed: auth.token matches no configured API key",
@@ -150,6 +142,14 @@ class Gateway:
                 self._refuse(
                     ErrorCode.RATE_LIMIT,
                     f"connection limit reached: {settings.max_connections} connections are open",
+                    remote,
+                    header_stream_id,
+                )
+            planned = self.context.plans.take_refusal(header_stream_id, IOLoop.current().time())
+            if planned is not None:
+                self._refuse(
+                    planned,
+                    f"refused by the fault plan of stream {header_stream_id}",
                     remote,
                     header_stream_id,
                 )
@@ -232,6 +232,40 @@ class Gateway:
         # asyncio may fire a timer a hair early; the core must see the deadline as reached.
         now = max(IOLoop.current().time(), deadline or 0.0)
         self._step(handle, handle.home_namespace, lambda _: handle.core.on_timer(now), "timer")
+
+    def streams(self, stream_id: str) -> list[ConnectionHandle]:
+        """Every open connection whose session has ``stream_id``, whatever its state."""
+        return [
+            handle
+            for handle in self._connections.values()
+            if handle.core.session is not None and handle.core.session.stream_id == stream_id
+        ]
+
+    def apply_plan(self, stream_id: str, plan: FaultPlan) -> int:
+        """Applies a freshly stored plan at once to the stream's active sessions."""
+        handles = self.streams(stream_id)
+        for handle in handles:
+            self._step(
+                handle,
+                handle.home_namespace,
+                lambda now, h=handle: h.core.apply_plan(plan, now),
+                "fault plan",
+            )
+        return len(handles)
+
+    def disconnect_stream(self, stream_id: str, delay_ms: int) -> int:
+        """Drops every connection of ``stream_id`` after ``delay_ms``; returns how many."""
+        handles = self.streams(stream_id)
+        for handle in handles:
+            self._step(
+                handle,
+                handle.home_namespace,
+                lambda now, h=handle: h.core.schedule_disconnect(
+                    now, delay_ms, "disconnect requested through the control API"
+                ),
+                "control disconnect",
+            )
+        return len(handles)
 
     def expire_all(self, message: str) -> None:
         """Ends every connection's unfinished fragments now as TIMEOUT failures."""

@@ -10,8 +10,18 @@ from __future__ import annotations
 import binascii
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
+
+from echosts.errors import ErrorCode
 
 STREAM_INIT = "stream:init"
 FRAGMENT_DATA = "fragment:data"
@@ -126,11 +136,87 @@ class ProcessingDelay(Inbound):
     seed: int | None = None
 
 
+MAX_RULES = 1000
+MAX_SCHEDULED_DISCONNECT_MS = 3_600_000
+ERROR_CODES = tuple(code.value for code in ErrorCode)
+
+
+class ErrorRule(Inbound):
+    trigger: Literal["sequence_number", "fragment_id", "nth_fragment"]
+    value: Any
+    error_code: str
+    error_message: str | None = Field(default=None, min_length=1, max_length=1024)
+    retryable: bool | None = None
+    stage: Literal["asr", "translation", "tts"] = "asr"
+    status: Literal["failed", "partial"] = "failed"
+
+    @field_validator("value")
+    @classmethod
+    def _fits_trigger(cls, value: Any, info: ValidationInfo) -> Any:
+        trigger = info.data.get("trigger")
+        if trigger == "fragment_id":
+            if not isinstance(value, str) or not 1 <= len(value) <= 256:
+                raise PydanticCustomError(
+                    "trigger_value", "fragment_id trigger needs a string of 1-256 characters"
+                )
+        elif trigger is not None:
+            lowest = 1 if trigger == "nth_fragment" else 0
+            if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
+                raise PydanticCustomError(
+                    "trigger_value",
+                    "{trigger} trigger needs an integer >= {lowest}",
+                    {"trigger": trigger, "lowest": lowest},
+                )
+        return value
+
+    @field_validator("error_code")
+    @classmethod
+    def _known_code(cls, value: str) -> str:
+        if value not in ERROR_CODES:
+            raise PydanticCustomError(
+                "error_code",
+                "unknown error code; one of {codes}",
+                {"codes": ", ".join(ERROR_CODES)},
+            )
+        return value
+
+
+class ErrorSimulation(Inbound):
+    enabled: bool = True
+    rules: list[ErrorRule] = Field(default_factory=list, max_length=MAX_RULES)
+
+
+class Backpressure(Inbound):
+    enabled: bool
+    threshold: int | None = Field(default=None, ge=1, le=10000)
+    severity: Literal["low", "medium", "high"] | None = None
+    action: Literal["slow_down", "pause", "none"] | None = None
+    recommended_delay_ms: int | None = Field(default=None, ge=0, le=MAX_DELAY_MS)
+
+    @model_validator(mode="after")
+    def _threshold_needs_a_level(self) -> Backpressure:
+        if self.enabled and self.threshold is not None:
+            missing = [name for name in ("severity", "action") if getattr(self, name) is None]
+            if missing:
+                raise PydanticCustomError(
+                    "missing_level",
+                    "required when threshold is set",
+                    {"field": missing[0]},
+                )
+        return self
+
+
+class SimulateDisconnect(Inbound):
+    delay_ms: int = Field(ge=0, le=MAX_SCHEDULED_DISCONNECT_MS)
+    reason: str | None = Field(default=None, max_length=1024)
+
+
 def describe(problem: ValidationError) -> tuple[str, str]:
     """The first failing field of ``problem`` as ``(field path, message naming it)``."""
     first = problem.errors(include_url=False)[0]
     path = ""
-    for part in first["loc"]:
+    named = (first.get("ctx") or {}).get("field")
+    for part in (*first["loc"], *([named] if named else [])):
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
     if first["type"] == "missing":
         return path, f"{path}: required field is missing"

@@ -18,8 +18,19 @@ from typing import Any
 from echosts import protocol as p
 from echosts.context import ServiceContext
 from echosts.errors import ERROR_TRAITS, ErrorCode, Rejection
-from echosts.faults import CLEAR, BackpressurePolicy, DelayModel, DelaySpec, Level
+from echosts.faults import (
+    CLEAR,
+    BackpressurePolicy,
+    DelayModel,
+    DelaySpec,
+    Level,
+    SimulatedError,
+    ThresholdRule,
+    first_match,
+    simulated_errors,
+)
 from echosts.ordering import InFlightFragment, OrderedInFlight, Outcome
+from echosts.plans import FaultPlan
 from echosts.stats import SessionStatistics
 
 log = logging.getLogger("echosts.session")
@@ -121,6 +132,8 @@ class StreamSession:
             max_inflight=init.max_inflight, ladder=settings.backpressure_enabled
         )
         self.level: Level | None = None
+        self.error_rules: tuple[SimulatedError, ...] = ()
+        self.drop_sequences: frozenset[int] = frozenset()
 
     def move(self, trigger: Trigger) -> None:
         self.state = TRANSITIONS[(self.state, trigger)]
@@ -142,6 +155,7 @@ class Connection:
         self.session: StreamSession | None = None
         self.closing = False
         self._auto_disconnect_at: float | None = None
+        self._disconnects: list[tuple[float, str]] = []
         self._handlers: dict[str, Callable[[Any, float], list[Output]]] = {
             p.STREAM_INIT: self._stream_init,
             p.FRAGMENT_DATA: self._fragment_data,
@@ -150,6 +164,9 @@ class Connection:
             p.STREAM_RESUME: self._stream_resume,
             p.STREAM_END: self._stream_end,
             p.CONFIG_PROCESSING_DELAY: self._config_processing_delay,
+            p.CONFIG_ERROR_SIMULATION: self._config_error_simulation,
+            p.CONFIG_BACKPRESSURE: self._config_backpressure,
+            p.SIMULATE_DISCONNECT: self._simulate_disconnect,
         }
 
     # entry points
@@ -183,7 +200,7 @@ class Connection:
     def next_deadline(self) -> float | None:
         if self.closing:
             return None
-        deadlines = [self._auto_disconnect_at]
+        deadlines = [self._auto_disconnect_at, *(due for due, _ in self._disconnects)]
         if self.session is not None:
             deadlines.append(self.session.inflight.next_due())
         return min((d for d in deadlines if d is not None), default=None)
@@ -194,6 +211,22 @@ class Connection:
         if session is not None and not self.closing:
             session.inflight.expire(now, self._failure(ErrorCode.TIMEOUT, message))
         return self.on_timer(now)
+
+    def apply_plan(self, plan: FaultPlan, now: float) -> list[Output]:
+        """A fault plan stored for this connection's stream applies at once; last writer wins."""
+        session = self.session
+        if session is None or session.state is State.COMPLETED or self.closing:
+            return []
+        out = self._apply_plan(session, plan, now)
+        out.extend(self._settle(now))
+        return out
+
+    def schedule_disconnect(self, now: float, delay_ms: int, reason: str) -> list[Output]:
+        """Drops the connection ``delay_ms`` from now, session or not."""
+        if self.closing:
+            return []
+        self._disconnects.append((now + delay_ms / 1000, reason))
+        return self._settle(now)
 
     # worker events
 
@@ -225,6 +258,9 @@ class Connection:
         session = StreamSession(parsed, worker_id, self.context.new_id(), self.context, now)
         self.session = session
         self._auto_disconnect_at = None
+        plan = self.context.plans.use(session.stream_id, now)
+        if plan is not None:
+            self._apply_plan(session, plan, now)
         log.info(
             "stream started: stream_id=%s session_id=%s worker_id=%s max_inflight=%d",
             session.stream_id,
@@ -352,6 +388,14 @@ class Connection:
         else:
             due = now + delay_ms / 1000
             outcome = Outcome()
+        ordinal = session.accepted_count + 1
+        rule = first_match(
+            session.error_rules, fragment.fragment_id, fragment.sequence_number, ordinal
+        )
+        if rule is not None:
+            outcome = rule.outcome()
+        if fragment.sequence_number in session.drop_sequences:
+            outcome = Outcome(dropped=True)
         session.inflight.add(
             InFlightFragment(
                 fragment_id=fragment.fragment_id,
@@ -448,17 +492,8 @@ class Connection:
         parsed = p.validate(p.ProcessingDelay, payload)
         if isinstance(parsed, tuple):
             return [self._config_rejected(event, parsed[1])]
-        rng = session.rng if parsed.seed is None else random.Random(parsed.seed)
-        spec = DelaySpec(parsed.delay_ms, parsed.jitter_ms, parsed.distribution)
-        session.delay = DelayModel(spec, rng)
-        log.info(
-            "processing delay set: stream_id=%s delay_ms=%d jitter_ms=%d distribution=%s",
-            session.stream_id,
-            spec.delay_ms,
-            spec.jitter_ms,
-            spec.distribution,
-            extra={"stream_id": session.stream_id},
-        )
+        self._set_processing_delay(session, parsed)
+        spec = session.delay.spec
         return [
             Emit(
                 f"{event}:ack",
@@ -470,6 +505,112 @@ class Connection:
                 },
             )
         ]
+
+    def _config_error_simulation(self, payload: Any, now: float) -> list[Output]:
+        event = p.CONFIG_ERROR_SIMULATION
+        session = self._configurable_session(event)
+        if isinstance(session, list):
+            return session
+        parsed = p.validate(p.ErrorSimulation, payload)
+        if isinstance(parsed, tuple):
+            return [self._config_rejected(event, parsed[1], rules_count=0)]
+        self._set_error_simulation(session, parsed)
+        return [
+            Emit(f"{event}:ack", {"status": "accepted", "rules_count": len(session.error_rules)})
+        ]
+
+    def _config_backpressure(self, payload: Any, now: float) -> list[Output]:
+        event = p.CONFIG_BACKPRESSURE
+        session = self._configurable_session(event)
+        if isinstance(session, list):
+            return session
+        parsed = p.validate(p.Backpressure, payload)
+        if isinstance(parsed, tuple):
+            return [self._config_rejected(event, parsed[1])]
+        out: list[Output] = [Emit(f"{event}:ack", {"status": "accepted"})]
+        out.extend(self._set_backpressure(session, parsed, now))
+        return out
+
+    def _simulate_disconnect(self, payload: Any, now: float) -> list[Output]:
+        event = p.SIMULATE_DISCONNECT
+        parsed = p.validate(p.SimulateDisconnect, payload)
+        if isinstance(parsed, tuple):
+            return self._invalid(event, parsed)
+        reason = parsed.reason or "simulate:disconnect"
+        self._disconnects.append((now + parsed.delay_ms / 1000, reason))
+        at_ms = round(self.context.wall_time() * 1000) + parsed.delay_ms
+        log.info(
+            "disconnect scheduled: stream_id=%s delay_ms=%d reason=%s",
+            self._stream_id(),
+            parsed.delay_ms,
+            reason,
+            extra={"stream_id": self._stream_id()},
+        )
+        return [Emit(f"{event}:ack", {"status": "scheduled", "disconnect_at_ms": at_ms})]
+
+    # what a config event and a plan key do to a session
+
+    def _apply_plan(self, session: StreamSession, plan: FaultPlan, now: float) -> list[Output]:
+        out: list[Output] = []
+        if plan.error_simulation is not None:
+            self._set_error_simulation(session, plan.error_simulation)
+        if plan.processing_delay is not None:
+            self._set_processing_delay(session, plan.processing_delay)
+        if plan.drop_processed is not None:
+            self._set_drops(session, plan.dropped())
+        if plan.backpressure is not None:
+            out.extend(self._set_backpressure(session, plan.backpressure, now))
+        log.info(
+            "fault plan applied: stream_id=%s session_id=%s keys=%s",
+            session.stream_id,
+            session.session_id,
+            ",".join(sorted(plan.model_dump(exclude_none=True))),
+            extra={"stream_id": session.stream_id, "session_id": session.session_id},
+        )
+        return out
+
+    def _set_error_simulation(self, session: StreamSession, config: p.ErrorSimulation) -> None:
+        session.error_rules = simulated_errors(config)
+        log.info(
+            "error simulation set: stream_id=%s rules=%d",
+            session.stream_id,
+            len(session.error_rules),
+            extra={"stream_id": session.stream_id},
+        )
+
+    def _set_processing_delay(self, session: StreamSession, config: p.ProcessingDelay) -> None:
+        rng = session.rng if config.seed is None else random.Random(config.seed)
+        spec = DelaySpec(config.delay_ms, config.jitter_ms, config.distribution)
+        session.delay = DelayModel(spec, rng)
+        log.info(
+            "processing delay set: stream_id=%s delay_ms=%d jitter_ms=%d distribution=%s",
+            session.stream_id,
+            spec.delay_ms,
+            spec.jitter_ms,
+            spec.distribution,
+            extra={"stream_id": session.stream_id},
+        )
+
+    def _set_backpressure(
+        self, session: StreamSession, config: p.Backpressure, now: float
+    ) -> list[Output]:
+        rule = None
+        ladder = self.context.settings.backpressure_enabled
+        if not config.enabled:
+            ladder = False
+        elif config.threshold is None:
+            ladder = True
+        else:
+            level = Level(str(config.severity), str(config.action), config.recommended_delay_ms)
+            rule = ThresholdRule(config.threshold, level)
+        session.backpressure = BackpressurePolicy(session.max_inflight, rule, ladder)
+        return self._backpressure(session, now)
+
+    def _set_drops(self, session: StreamSession, sequences: frozenset[int]) -> None:
+        session.drop_sequences = sequences
+        for fragment in session.inflight:
+            if fragment.sequence_number in sequences:
+                fragment.outcome = Outcome(dropped=True)
 
     # helpers
 
@@ -483,10 +624,14 @@ class Connection:
                 out.extend(self._backpressure(session, now))
             if session.state is State.ENDING and not session.inflight:
                 out.append(self._complete(session, now))
+        reasons = [reason for due, reason in self._disconnects if due <= now]
         if self._auto_disconnect_at is not None and self._auto_disconnect_at <= now:
+            reasons.append("auto-disconnect after stream:complete")
+        if reasons:
             self._auto_disconnect_at = None
+            self._disconnects.clear()
             self.closing = True
-            out.append(Close("auto-disconnect after stream:complete"))
+            out.append(Close(reasons[0]))
         return out
 
     def _release(
@@ -649,9 +794,10 @@ class Connection:
             )
         return session
 
-    def _config_rejected(self, event: str, message: str) -> Emit:
+    def _config_rejected(self, event: str, message: str, **extra: Any) -> Emit:
         log.info("%s rejected: %s", event, message, extra={"stream_id": self._stream_id()})
-        return Emit(f"{event}:ack", {"status": "rejected", "message": f"{event}: {message}"})
+        body = {"status": "rejected", **extra, "message": f"{event}: {message}"}
+        return Emit(f"{event}:ack", body)
 
     def _invalid(self, event: str, problem: tuple[str, str]) -> list[Output]:
         field, message = problem

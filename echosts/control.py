@@ -1,0 +1,135 @@
+"""The control API: fault plans, forced disconnects and reset over plain HTTP.
+
+A real end-to-end test cannot send ``config:*`` events on the worker's own connection; these
+routes let it arrange faults for a stream_id before or while the worker streams. JSON in and
+out; with API keys configured every route needs ``Authorization: Bearer <key>``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import tornado.web
+from tornado.ioloop import IOLoop
+
+from echosts.auth import bearer_token, token_matches
+from echosts.gateway import Gateway
+from echosts.plans import DisconnectRequest, FaultPlan, PlanLimitError
+from echosts.protocol import M, validate
+
+log = logging.getLogger("echosts.control")
+
+STREAM = r"(?P<stream_id>[^/]{1,256})"
+
+
+class ControlHandler(tornado.web.RequestHandler):
+    def initialize(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self.plans = gateway.context.plans
+
+    def prepare(self) -> None:
+        settings = self.gateway.context.settings
+        if settings.auth_enabled:
+            token = bearer_token(self.request.headers.get("Authorization"))
+            if not token_matches(token, settings.api_keys):
+                self.set_header("WWW-Authenticate", 'Bearer realm="echosts"')
+                self.reply(401, {"error": "Authorization: Bearer <api key> is required"})
+
+    def reply(self, status: int, body: dict[str, Any]) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.set_header("Cache-Control", "no-store")
+        self.finish(json.dumps(body))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        self.reply(status_code, {"error": self._reason})
+
+    def body(self, model: type[M], *, empty_ok: bool = False) -> M | None:
+        """The request body parsed into ``model``; None after answering 400 naming the field."""
+        raw = self.request.body
+        if not raw.strip() and empty_ok:
+            raw = b"{}"
+        try:
+            payload = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as problem:
+            self.reply(400, {"error": f"the body is not valid JSON: {problem}", "field": ""})
+            return None
+        parsed = validate(model, payload)
+        if isinstance(parsed, tuple):
+            field, message = parsed
+            self.reply(400, {"error": message, "field": field})
+            return None
+        return parsed
+
+    def now(self) -> float:
+        return IOLoop.current().time()
+
+
+class PlanHandler(ControlHandler):
+    def put(self, stream_id: str) -> None:
+        plan = self.body(FaultPlan)
+        if plan is None:
+            return
+        try:
+            stored = self.plans.put(stream_id, plan, self.now())
+        except PlanLimitError as problem:
+            self.reply(429, {"error": str(problem)})
+            return
+        applied = self.gateway.apply_plan(stream_id, plan)
+        log.info(
+            "fault plan stored: stream_id=%s keys=%s active_sessions=%d",
+            stream_id,
+            ",".join(sorted(stored.as_json())),
+            applied,
+            extra={"stream_id": stream_id},
+        )
+        self.set_header("X-Echosts-Applied-Sessions", str(applied))
+        self.reply(200, stored.as_json())
+
+    def get(self, stream_id: str) -> None:
+        stored = self.plans.get(stream_id, self.now())
+        if stored is None:
+            self.reply(404, {"error": f"no fault plan for stream_id {stream_id!r}"})
+            return
+        self.reply(200, stored.as_json())
+
+    def delete(self, stream_id: str) -> None:
+        if not self.plans.delete(stream_id, self.now()):
+            self.reply(404, {"error": f"no fault plan for stream_id {stream_id!r}"})
+            return
+        log.info("fault plan deleted: stream_id=%s", stream_id, extra={"stream_id": stream_id})
+        self.reply(200, {"deleted": stream_id})
+
+
+class DisconnectHandler(ControlHandler):
+    def post(self, stream_id: str) -> None:
+        request = self.body(DisconnectRequest, empty_ok=True)
+        if request is None:
+            return
+        count = self.gateway.disconnect_stream(stream_id, request.delay_ms)
+        log.info(
+            "disconnect requested: stream_id=%s delay_ms=%d connections=%d",
+            stream_id,
+            request.delay_ms,
+            count,
+            extra={"stream_id": stream_id},
+        )
+        self.reply(200, {"connections": count})
+
+
+class ResetHandler(ControlHandler):
+    def post(self) -> None:
+        removed = self.plans.reset()
+        log.info("control state reset: plans_removed=%d", removed)
+        self.reply(200, {"plans_removed": removed})
+
+
+def control_routes(gateway: Gateway) -> list[tuple[str, type[ControlHandler], dict[str, Any]]]:
+    init = {"gateway": gateway}
+    return [
+        (rf"/admin/streams/{STREAM}/plan", PlanHandler, init),
+        (rf"/admin/streams/{STREAM}/disconnect", DisconnectHandler, init),
+        (r"/admin/reset", ResetHandler, init),
+    ]
