@@ -17,7 +17,7 @@ from echosts.config import Settings
 from echosts.context import ServiceContext
 from echosts.control import control_routes
 from echosts.gateway import Gateway
-from echosts.web import HealthHandler, log_request, socketio_handler
+from echosts.web import HealthHandler, NotFoundHandler, log_request, socketio_handler
 
 log = logging.getLogger("echosts.app")
 
@@ -47,6 +47,7 @@ def make_app(
     return tornado.web.Application(
         routes,
         websocket_max_message_size=settings.max_buffer_size,
+        default_handler_class=NotFoundHandler,
         log_function=log_request,
     )
 

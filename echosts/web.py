@@ -57,6 +57,15 @@ class HealthHandler(tornado.web.RequestHandler):
         self.finish(json.dumps(body))
 
 
+class NotFoundHandler(tornado.web.RequestHandler):
+    """Every unknown path answers JSON, like the rest of the HTTP surface."""
+
+    def prepare(self) -> None:
+        self.set_status(404)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"error": f"no route for {self.request.path}"}))
+
+
 def log_request(handler: tornado.web.RequestHandler) -> None:
     """Tornado's access log, with health checks and scrapes at debug so they do not flood it."""
     request = handler.request
@@ -64,7 +73,7 @@ def log_request(handler: tornado.web.RequestHandler) -> None:
     if status >= 500:
         level = logging.ERROR
     elif status >= 400:
-        level = logging.WARNING
+        level = logging.INFO
     elif request.path in QUIET_PATHS or request.path.startswith(("/socket.io", "/ws/sts")):
         level = logging.DEBUG
     else:

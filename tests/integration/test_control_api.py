@@ -96,6 +96,11 @@ async def test_unknown_admin_route_answers_json(server) -> None:
     assert answer["error"]
 
 
+async def test_unknown_path_answers_json_404(server) -> None:
+    code, answer, _ = await call(server.url, "GET", "/admin/nope")
+    assert (code, answer) == (404, {"error": "no route for /admin/nope"})
+
+
 async def test_reset_removes_every_plan(server) -> None:
     await call(server.url, "PUT", "/admin/streams/a/plan", {})
     await call(server.url, "PUT", "/admin/streams/b/plan", {})
