@@ -10,6 +10,7 @@ from typing import Any
 
 import socketio
 import tornado.web
+from prometheus_client import CollectorRegistry
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
@@ -17,7 +18,14 @@ from echosts.config import Settings
 from echosts.context import ServiceContext
 from echosts.control import control_routes
 from echosts.gateway import Gateway
-from echosts.web import HealthHandler, NotFoundHandler, log_request, socketio_handler
+from echosts.metrics import LiveState, PrometheusObserver, make_registry
+from echosts.web import (
+    HealthHandler,
+    MetricsHandler,
+    NotFoundHandler,
+    log_request,
+    socketio_handler,
+)
 
 log = logging.getLogger("echosts.app")
 
@@ -38,11 +46,16 @@ def make_socketio_server(settings: Settings) -> socketio.AsyncServer:
 
 
 def make_app(
-    settings: Settings, sio: socketio.AsyncServer, gateway: Gateway, started: float
+    settings: Settings,
+    sio: socketio.AsyncServer,
+    gateway: Gateway,
+    registry: CollectorRegistry,
+    started: float,
 ) -> tornado.web.Application:
     websocket = socketio_handler(sio, compression=settings.compression)
     routes: list[tuple[Any, ...]] = [(path, websocket) for path in SOCKETIO_PATHS]
     routes.append((r"/health", HealthHandler, {"gateway": gateway, "started": started}))
+    routes.append((r"/metrics", MetricsHandler, {"registry": registry}))
     routes.extend(control_routes(gateway))
     return tornado.web.Application(
         routes,
@@ -60,6 +73,7 @@ class EchoService:
     context: ServiceContext
     sio: socketio.AsyncServer
     gateway: Gateway
+    registry: CollectorRegistry
     app: tornado.web.Application
     http_server: HTTPServer | None = None
     port: int | None = None
@@ -67,10 +81,13 @@ class EchoService:
     @classmethod
     def create(cls, settings: Settings, context: ServiceContext | None = None) -> EchoService:
         context = context or ServiceContext(settings=settings)
+        registry = make_registry()
+        context.observer = PrometheusObserver(registry)
         sio = make_socketio_server(settings)
         gateway = Gateway(sio, context)
-        app = make_app(settings, sio, gateway, time.monotonic())
-        return cls(settings, context, sio, gateway, app)
+        registry.register(LiveState(gateway))
+        app = make_app(settings, sio, gateway, registry, time.monotonic())
+        return cls(settings, context, sio, gateway, registry, app)
 
     def listen(self, sockets: list[socket.socket] | None = None) -> int:
         """Starts accepting connections; returns the bound port (useful with port 0)."""

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from echosts.config import Settings
+from echosts.observe import Observer
 from echosts.plans import PlanBook
 
 
@@ -25,6 +26,7 @@ class ServiceContext:
     rng: random.Random = field(default_factory=random.Random)
     new_id: Callable[[], str] = new_uuid
     wall_time: Callable[[], float] = time.time
+    observer: Observer = field(default_factory=Observer)
     draining: bool = False
     """Set once on shutdown: new streams are refused with RATE_LIMIT from then on."""
     plans: PlanBook = field(init=False)

@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
 import socketio
 from tornado.ioloop import IOLoop
@@ -29,27 +29,6 @@ from echosts.session import Close, Connection, Emit, Output
 log = logging.getLogger("echosts.gateway")
 
 NAMESPACES = ("/", "/sts")
-
-
-class GatewayObserver(Protocol):
-    """What the gateway reports as it goes: the metrics layer implements it."""
-
-    def connection_refused(self, code: ErrorCode) -> None: ...
-
-    def connection_accepted(self) -> None: ...
-
-    def emitted(self, output: Emit) -> None: ...
-
-
-class _Silent:
-    def connection_refused(self, code: ErrorCode) -> None:
-        pass
-
-    def connection_accepted(self) -> None:
-        pass
-
-    def emitted(self, output: Emit) -> None:
-        pass
 
 
 @dataclass(eq=False)
@@ -87,11 +66,10 @@ class Gateway:
         self,
         sio: socketio.AsyncServer,
         context: ServiceContext,
-        observer: GatewayObserver | None = None,
     ) -> None:
         self.sio = sio
         self.context = context
-        self.observer: GatewayObserver = observer or _Silent()
+        self.observer = context.observer
         self._connections: dict[str, ConnectionHandle] = {}
         self._by_sid: dict[tuple[str, str], ConnectionHandle] = {}
         for namespace in NAMESPACES:
@@ -125,6 +103,7 @@ class Gateway:
         if settings.auth_enabled and not token_matches(_token(auth), settings.api_keys):
             self._refuse(
                 ErrorCode.AUTH_FAILED,
+                "auth_failed",
                 "authentication failed: auth.token matches no configured API key",
                 remote,
                 header_stream_id,
@@ -134,6 +113,7 @@ class Gateway:
             if self.context.draining:
                 self._refuse(
                     ErrorCode.RATE_LIMIT,
+                    "draining",
                     "the server is draining for shutdown: connect to another instance",
                     remote,
                     header_stream_id,
@@ -141,14 +121,17 @@ class Gateway:
             if len(self._connections) >= settings.max_connections:
                 self._refuse(
                     ErrorCode.RATE_LIMIT,
+                    "connection_limit",
                     f"connection limit reached: {settings.max_connections} connections are open",
                     remote,
                     header_stream_id,
                 )
             planned = self.context.plans.take_refusal(header_stream_id, IOLoop.current().time())
             if planned is not None:
+                self.observer.fault_injected("refusal")
                 self._refuse(
                     planned,
+                    "fault_plan",
                     f"refused by the fault plan of stream {header_stream_id}",
                     remote,
                     header_stream_id,
@@ -175,9 +158,14 @@ class Gateway:
         self._by_sid[(namespace, sid)] = handle
 
     def _refuse(
-        self, code: ErrorCode, message: str, remote: str, header_stream_id: str | None
+        self,
+        code: ErrorCode,
+        reason: str,
+        message: str,
+        remote: str,
+        header_stream_id: str | None,
     ) -> None:
-        self.observer.connection_refused(code)
+        self.observer.connection_refused(reason)
         log.info(
             "connection refused: code=%s remote=%s x_stream_id=%s: %s",
             code.value,
@@ -323,7 +311,6 @@ class Gateway:
                     target = handle.sid_for(namespace)
                     if target is None:
                         continue
-                    self.observer.emitted(output)
                     await self.sio.emit(
                         output.event, output.data, to=target[1], namespace=target[0]
                     )

@@ -34,6 +34,19 @@ CONFIG_PROCESSING_DELAY = "config:processing_delay"
 CONFIG_BACKPRESSURE = "config:backpressure"
 SIMULATE_DISCONNECT = "simulate:disconnect"
 
+WORKER_EVENTS = (
+    STREAM_INIT,
+    FRAGMENT_DATA,
+    FRAGMENT_ACK,
+    STREAM_PAUSE,
+    STREAM_RESUME,
+    STREAM_END,
+    CONFIG_ERROR_SIMULATION,
+    CONFIG_PROCESSING_DELAY,
+    CONFIG_BACKPRESSURE,
+    SIMULATE_DISCONNECT,
+)
+
 STREAM_READY = "stream:ready"
 FRAGMENT_PROCESSED = "fragment:processed"
 STREAM_COMPLETE = "stream:complete"

@@ -94,6 +94,12 @@ def _readable_sequence(value: Any) -> int | None:
     return None
 
 
+def _decoded_size(data_base64: str) -> int:
+    """Bytes of audio a padded base64 string carries, without decoding it."""
+    padding = 2 if data_base64.endswith("==") else 1 if data_base64.endswith("=") else 0
+    return len(data_base64) // 4 * 3 - padding
+
+
 def _ms(seconds: float) -> int:
     return round(seconds * 1000)
 
@@ -177,6 +183,7 @@ class Connection:
             return []
         payload = args[0] if args else p.NO_PAYLOAD
         handler = self._handlers.get(event)
+        self.context.observer.event_received(event if handler is not None else "unknown")
         if handler is None:
             out = self._reject(
                 Rejection(
@@ -226,6 +233,7 @@ class Connection:
         if self.closing:
             return []
         self._disconnects.append((now + delay_ms / 1000, reason))
+        self.context.observer.fault_injected("disconnect")
         return self._settle(now)
 
     # worker events
@@ -261,6 +269,7 @@ class Connection:
         plan = self.context.plans.use(session.stream_id, now)
         if plan is not None:
             self._apply_plan(session, plan, now)
+        self.context.observer.stream_started()
         log.info(
             "stream started: stream_id=%s session_id=%s worker_id=%s max_inflight=%d",
             session.stream_id,
@@ -376,6 +385,7 @@ class Connection:
     def _accept(
         self, session: StreamSession, fragment: p.FragmentData, audio: dict[str, Any], now: float
     ) -> list[Output]:
+        observer = self.context.observer
         queue_position = len(session.inflight)
         delay_ms = session.delay.sample_ms()
         if delay_ms > session.timeout_ms:
@@ -394,8 +404,13 @@ class Connection:
         )
         if rule is not None:
             outcome = rule.outcome()
+            observer.fault_injected("partial" if rule.status == "partial" else "error")
+        elif delay_ms > session.timeout_ms:
+            observer.fault_injected("timeout")
         if fragment.sequence_number in session.drop_sequences:
             outcome = Outcome(dropped=True)
+            observer.fault_injected("drop")
+        observer.fragment_accepted(_decoded_size(fragment.audio.data_base64))
         session.inflight.add(
             InFlightFragment(
                 fragment_id=fragment.fragment_id,
@@ -538,6 +553,7 @@ class Connection:
             return self._invalid(event, parsed)
         reason = parsed.reason or "simulate:disconnect"
         self._disconnects.append((now + parsed.delay_ms / 1000, reason))
+        self.context.observer.fault_injected("disconnect")
         at_ms = round(self.context.wall_time() * 1000) + parsed.delay_ms
         log.info(
             "disconnect scheduled: stream_id=%s delay_ms=%d reason=%s",
@@ -638,6 +654,11 @@ class Connection:
         self, session: StreamSession, fragment: InFlightFragment, now: float
     ) -> list[Output]:
         outcome = fragment.outcome
+        self.context.observer.fragment_finished(
+            "dropped" if outcome.dropped else outcome.status,
+            now - fragment.arrival,
+            max(0.0, now - fragment.due),
+        )
         if outcome.dropped:
             session.stats.record_dropped(fragment.duration_ms)
             log.info(
@@ -681,6 +702,7 @@ class Connection:
             return []
         session.level = level
         shown = level or CLEAR
+        self.context.observer.backpressure_changed(shown.severity, shown.action)
         data: dict[str, Any] = {
             "stream_id": session.stream_id,
             "severity": shown.severity,
@@ -702,6 +724,7 @@ class Connection:
 
     def _complete(self, session: StreamSession, now: float) -> Emit:
         session.move(Trigger.DRAINED)
+        self.context.observer.stream_completed()
         self._auto_disconnect_at = now + self.context.settings.auto_disconnect_s
         stats = session.stats
         log.info(
@@ -814,6 +837,10 @@ class Connection:
         )
 
     def _reject(self, rejection: Rejection) -> list[Output]:
+        event = rejection.metadata.get("event")
+        self.context.observer.event_rejected(
+            event if event in self._handlers else "unknown", rejection.code.value
+        )
         log.info(
             "rejected %s: code=%s stream_id=%s fragment_id=%s: %s",
             rejection.metadata.get("event", "event"),

@@ -9,6 +9,8 @@ from typing import Any
 
 import socketio
 import tornado.web
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import choose_encoder
 
 from echosts import __version__
 from echosts.gateway import Gateway
@@ -55,6 +57,16 @@ class HealthHandler(tornado.web.RequestHandler):
             "version": __version__,
         }
         self.finish(json.dumps(body))
+
+
+class MetricsHandler(tornado.web.RequestHandler):
+    def initialize(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+
+    def get(self) -> None:
+        encoder, content_type = choose_encoder(self.request.headers.get("Accept", ""))
+        self.set_header("Content-Type", content_type)
+        self.finish(encoder(self.registry))
 
 
 class NotFoundHandler(tornado.web.RequestHandler):
