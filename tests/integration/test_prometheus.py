@@ -1,0 +1,108 @@
+"""A real Prometheus server scrapes a running echosts; its HTTP API shows the right values."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+import urllib.parse
+from pathlib import Path
+
+import pytest
+from tornado.httpclient import AsyncHTTPClient
+from tornado.ioloop import IOLoop
+from tornado.testing import bind_unused_port
+
+from tests.integration.test_metrics import run_a_stream_with_faults
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "conf" / "prometheus.yml"
+
+
+def binary(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(f"{name} is not installed (Debian package prometheus); .ci/run installs it")
+    return path
+
+
+def test_example_scrape_config_is_valid() -> None:
+    result = subprocess.run(
+        [binary("promtool"), "check", "config", str(EXAMPLE)], capture_output=True, check=False
+    )
+    assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
+
+
+async def query(api: str, promql: str) -> list[dict]:
+    url = f"{api}/api/v1/query?query={urllib.parse.quote(promql)}"
+    try:
+        response = await AsyncHTTPClient().fetch(url, raise_error=False)
+    except OSError:
+        return []
+    if response.code != 200:
+        return []
+    return json.loads(response.body)["data"]["result"]
+
+
+async def eventually(api: str, promql: str, timeout: float = 40.0) -> list[dict]:
+    deadline = IOLoop.current().time() + timeout
+    while IOLoop.current().time() < deadline:
+        result = await query(api, promql)
+        if result:
+            return result
+        await asyncio.sleep(0.5)
+    pytest.fail(f"Prometheus never returned {promql}")
+
+
+@pytest.mark.timeout(90)
+async def test_prometheus_scrapes_every_series_with_its_value(
+    make_worker, server, tmp_path
+) -> None:
+    prometheus = binary("prometheus")
+    await run_a_stream_with_faults(make_worker, server)
+    config = EXAMPLE.read_text()
+    config = config.replace("scrape_interval: 5s", "scrape_interval: 1s")
+    config = config.replace("localhost:8000", f"127.0.0.1:{server.port}")
+    (tmp_path / "prometheus.yml").write_text(config)
+    sock, port = bind_unused_port()
+    sock.close()
+    process = subprocess.Popen(
+        [
+            prometheus,
+            f"--config.file={tmp_path / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=warn",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    api = f"http://127.0.0.1:{port}"
+    try:
+        up = await eventually(api, 'up{job="echosts"} == 1')
+        assert up[0]["value"][1] == "1"
+        processed = await eventually(api, "echosts_fragments_processed_total")
+        by_status = {r["metric"]["status"]: r["value"][1] for r in processed}
+        assert by_status == {"success": "2", "failed": "1", "dropped": "1", "partial": "0"}
+        received = await eventually(api, "echosts_fragments_received_total")
+        assert received[0]["value"][1] == "5"
+        rejected = await eventually(
+            api, 'echosts_fragments_rejected_total{code="INVALID_SEQUENCE"}'
+        )
+        assert rejected[0]["value"][1] == "1"
+        build = await eventually(api, "echosts_build_info")
+        assert build[0]["metric"]["version"] == "0.1.0"
+        histogram = await eventually(api, "echosts_fragment_processing_seconds_count")
+        assert histogram[0]["value"][1] == "4"
+        labels = await eventually(api, 'count by (__name__) ({__name__=~"echosts_.*"})')
+        names = {r["metric"]["__name__"] for r in labels}
+        assert "echosts_streams_active" in names
+        assert "echosts_fragment_queue_wait_seconds_bucket" in names
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
