@@ -102,6 +102,19 @@ class EchoService:
         self.port = sockets[0].getsockname()[1]
         return self.port
 
+    async def drain(self) -> None:
+        """Refuses new work, lets in-flight fragments finish, fails the rest at the deadline."""
+        timeout = self.settings.drain_timeout_s
+        self.context.draining = True
+        log.info("draining for shutdown, at most %.1f s: %s", timeout, self.gateway.status())
+        if not await self.gateway.wait_idle(timeout):
+            log.warning("drain timeout reached: %s", self.gateway.status())
+            self.gateway.expire_all(
+                f"server shutting down: the drain timeout of {timeout:g} s ran out"
+            )
+        await self.gateway.flush()
+        log.info("drained: %s", self.gateway.status())
+
     async def stop(self) -> None:
         """Stops listening, disconnects every client, and ends python-socketio's tasks."""
         if self.http_server is not None:

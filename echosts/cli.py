@@ -9,33 +9,68 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from tornado.ioloop import PeriodicCallback
+
 from echosts import __version__
 from echosts.app import EchoService
 from echosts.config import Settings, SettingsError, load_settings
 from echosts.logs import configure_logging
+from echosts.systemd import Notifier
 
 log = logging.getLogger("echosts.app")
 
+STATUS_INTERVAL_S = 5.0
+"""How often systemd's STATUS= is refreshed when no watchdog asks for more."""
+
+
+class Shutdown:
+    """The first SIGTERM or SIGINT starts a graceful drain; a second one exits at once."""
+
+    def __init__(self) -> None:
+        self.requested = asyncio.Event()
+
+    def __call__(self, signum: int) -> None:
+        name = signal.Signals(signum).name
+        if self.requested.is_set():
+            log.warning("%s again: exiting at once", name)
+            logging.shutdown()
+            os._exit(128 + signum)
+        log.info("%s received: draining", name)
+        self.requested.set()
+
 
 async def serve(settings: Settings) -> int:
-    """Runs the service until SIGTERM or SIGINT; returns the exit status."""
+    """Runs the service until a signal, drains it, and returns the exit status."""
     service = EchoService.create(settings)
     port = service.listen()
-    stop = asyncio.Event()
+    notifier = Notifier()
+    shutdown = Shutdown()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signum, shutdown, signum)
     log.info(
-        "echosts %s listening on http://%s:%d (auth %s)",
+        "echosts %s listening on http://%s:%d (auth %s, drain timeout %g s)",
         __version__,
         settings.host,
         port,
         "on" if settings.auth_enabled else "off",
+        settings.drain_timeout_s,
     )
     print(f"echosts listening on http://{settings.host}:{port}", flush=True)
-    await stop.wait()
-    log.info("shutting down")
+    notifier.ready(service.gateway.status())
+    heartbeat = None
+    if notifier.enabled:
+        interval = min(notifier.watchdog_interval_s or STATUS_INTERVAL_S, STATUS_INTERVAL_S)
+        beat = notifier.watchdog if notifier.watchdog_interval_s else notifier.status
+        heartbeat = PeriodicCallback(lambda: beat(service.gateway.status()), interval * 1000)
+        heartbeat.start()
+    await shutdown.requested.wait()
+    notifier.stopping(service.gateway.status())
+    await service.drain()
+    if heartbeat is not None:
+        heartbeat.stop()
     await service.stop()
+    log.info("stopped")
     return 0
 
 

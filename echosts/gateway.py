@@ -71,6 +71,7 @@ class Gateway:
         self.context = context
         self.observer = context.observer
         self._connections: dict[str, ConnectionHandle] = {}
+        self._idle: asyncio.Event | None = None
         self._by_sid: dict[tuple[str, str], ConnectionHandle] = {}
         for namespace in NAMESPACES:
             sio.on("connect", partial(self._on_connect, namespace), namespace=namespace)
@@ -87,8 +88,47 @@ class Gateway:
     def session_count(self) -> int:
         return sum(1 for handle in self._connections.values() if handle.core.session is not None)
 
+    @property
+    def inflight_count(self) -> int:
+        return sum(
+            len(handle.core.session.inflight)
+            for handle in self._connections.values()
+            if handle.core.session is not None
+        )
+
     def handles(self) -> list[ConnectionHandle]:
         return list(self._connections.values())
+
+    def status(self) -> str:
+        """One line of live counts, for systemd's STATUS= and the logs."""
+        state = "draining" if self.context.draining else "serving"
+        return (
+            f"{state}: {self.connection_count} connections, {self.session_count} sessions, "
+            f"{self.inflight_count} fragments in flight"
+        )
+
+    async def wait_idle(self, timeout: float) -> bool:
+        """Waits until no fragment is in flight anywhere; False when ``timeout`` ran out."""
+        self._idle = asyncio.Event()
+        self._check_idle()
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    async def flush(self) -> None:
+        """Waits until every connection's outbox is sent."""
+        while pending := [
+            handle.sender
+            for handle in self._connections.values()
+            if handle.sender is not None and not handle.sender.done()
+        ]:
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    def _check_idle(self) -> None:
+        if self._idle is not None and not self._idle.is_set() and self.inflight_count == 0:
+            self._idle.set()
 
     # python-socketio handlers: plain functions, so nothing can interleave inside one
 
@@ -193,6 +233,7 @@ class Gateway:
             IOLoop.current().remove_timeout(handle.timer)
             handle.timer = None
         handle.outbox.clear()
+        self._check_idle()
         session = handle.core.session
         log.info(
             "connection closed: sid=%s reason=%s stream_id=%s inflight=%d",
@@ -290,6 +331,7 @@ class Gateway:
             if handle.sender is None or handle.sender.done():
                 handle.sender = asyncio.ensure_future(self._send(handle))
         self._arm(handle)
+        self._check_idle()
 
     def _arm(self, handle: ConnectionHandle) -> None:
         deadline = None if handle.closed else handle.core.next_deadline()
