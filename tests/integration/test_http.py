@@ -7,9 +7,11 @@ import socket
 
 import pytest
 from tornado.httpclient import AsyncHTTPClient
+from tornado.ioloop import IOLoop
+from tornado.testing import bind_unused_port
 from tornado.websocket import websocket_connect
 
-from echosts import __version__
+from echosts import __version__, healthcheck
 
 
 async def get_health(url: str) -> tuple[int, dict]:
@@ -64,3 +66,20 @@ def test_one_setting_drives_both_message_ceilings(start_server, size: int) -> No
     service = start_server(max_buffer_size=size).service
     assert service.sio.eio.max_http_buffer_size == size
     assert service.app.settings["websocket_max_message_size"] == size
+
+
+async def test_healthcheck_command_passes_on_healthy_and_fails_otherwise(server) -> None:
+    url = f"{server.url}/health"
+    assert await IOLoop.current().run_in_executor(None, healthcheck.main, [url]) == 0
+    server.service.context.draining = True
+    assert await IOLoop.current().run_in_executor(None, healthcheck.main, [url]) == 1
+    closed = f"http://127.0.0.1:{bind_unused_port()[1]}/health"
+    assert await IOLoop.current().run_in_executor(None, healthcheck.main, [closed]) == 1
+
+
+def test_healthcheck_reads_the_port_from_the_environment(monkeypatch, capsys) -> None:
+    sock, port = bind_unused_port()
+    sock.close()
+    monkeypatch.setenv("ECHO_PORT", str(port))
+    assert healthcheck.main([]) == 1
+    assert f"127.0.0.1:{port}/health" in capsys.readouterr().err
