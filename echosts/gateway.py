@@ -272,28 +272,25 @@ class Gateway:
 
     def apply_plan(self, stream_id: str, plan: FaultPlan) -> int:
         """Applies a freshly stored plan at once to the stream's active sessions."""
-        handles = self.streams(stream_id)
-        for handle in handles:
-            self._step(
-                handle,
-                handle.home_namespace,
-                lambda now, h=handle: h.core.apply_plan(plan, now),
-                "fault plan",
-            )
-        return len(handles)
+        return self._for_stream(
+            stream_id, lambda core, now: core.apply_plan(plan, now), "fault plan"
+        )
 
     def disconnect_stream(self, stream_id: str, delay_ms: int) -> int:
         """Drops every connection of ``stream_id`` after ``delay_ms``; returns how many."""
+        reason = "disconnect requested through the control API"
+        return self._for_stream(
+            stream_id,
+            lambda core, now: core.schedule_disconnect(now, delay_ms, reason),
+            "control disconnect",
+        )
+
+    def _for_stream(
+        self, stream_id: str, call: Callable[[Connection, float], list[Output]], what: str
+    ) -> int:
         handles = self.streams(stream_id)
         for handle in handles:
-            self._step(
-                handle,
-                handle.home_namespace,
-                lambda now, h=handle: h.core.schedule_disconnect(
-                    now, delay_ms, "disconnect requested through the control API"
-                ),
-                "control disconnect",
-            )
+            self._step(handle, handle.home_namespace, partial(call, handle.core), what)
         return len(handles)
 
     def expire_all(self, message: str) -> None:

@@ -500,51 +500,52 @@ class Connection:
         return []
 
     def _config_processing_delay(self, payload: Any, now: float) -> list[Output]:
-        event = p.CONFIG_PROCESSING_DELAY
-        session = self._configurable_session(event)
-        if isinstance(session, list):
-            return session
-        parsed = p.validate(p.ProcessingDelay, payload)
-        if isinstance(parsed, tuple):
-            return [self._config_rejected(event, parsed[1])]
-        self._set_processing_delay(session, parsed)
-        spec = session.delay.spec
-        return [
-            Emit(
-                f"{event}:ack",
-                {
-                    "status": "accepted",
-                    "delay_ms": spec.delay_ms,
-                    "jitter_ms": spec.jitter_ms,
-                    "distribution": spec.distribution,
-                },
-            )
-        ]
+        def apply(session: StreamSession, config: p.ProcessingDelay) -> list[Output]:
+            self._set_processing_delay(session, config)
+            spec = session.delay.spec
+            accepted = {
+                "status": "accepted",
+                "delay_ms": spec.delay_ms,
+                "jitter_ms": spec.jitter_ms,
+                "distribution": spec.distribution,
+            }
+            return [Emit(f"{p.CONFIG_PROCESSING_DELAY}:ack", accepted)]
+
+        return self._configure(p.CONFIG_PROCESSING_DELAY, p.ProcessingDelay, payload, apply)
 
     def _config_error_simulation(self, payload: Any, now: float) -> list[Output]:
-        event = p.CONFIG_ERROR_SIMULATION
-        session = self._configurable_session(event)
-        if isinstance(session, list):
-            return session
-        parsed = p.validate(p.ErrorSimulation, payload)
-        if isinstance(parsed, tuple):
-            return [self._config_rejected(event, parsed[1], rules_count=0)]
-        self._set_error_simulation(session, parsed)
-        return [
-            Emit(f"{event}:ack", {"status": "accepted", "rules_count": len(session.error_rules)})
-        ]
+        def apply(session: StreamSession, config: p.ErrorSimulation) -> list[Output]:
+            self._set_error_simulation(session, config)
+            accepted = {"status": "accepted", "rules_count": len(session.error_rules)}
+            return [Emit(f"{p.CONFIG_ERROR_SIMULATION}:ack", accepted)]
+
+        return self._configure(
+            p.CONFIG_ERROR_SIMULATION, p.ErrorSimulation, payload, apply, rules_count=0
+        )
 
     def _config_backpressure(self, payload: Any, now: float) -> list[Output]:
-        event = p.CONFIG_BACKPRESSURE
+        def apply(session: StreamSession, config: p.Backpressure) -> list[Output]:
+            ack = Emit(f"{p.CONFIG_BACKPRESSURE}:ack", {"status": "accepted"})
+            return [ack, *self._set_backpressure(session, config, now)]
+
+        return self._configure(p.CONFIG_BACKPRESSURE, p.Backpressure, payload, apply)
+
+    def _configure(
+        self,
+        event: str,
+        model: type[p.M],
+        payload: Any,
+        apply: Callable[[StreamSession, p.M], list[Output]],
+        **rejected: Any,
+    ) -> list[Output]:
+        """A ``config:*`` event: session first, then the payload, then its own ack."""
         session = self._configurable_session(event)
         if isinstance(session, list):
             return session
-        parsed = p.validate(p.Backpressure, payload)
+        parsed = p.validate(model, payload)
         if isinstance(parsed, tuple):
-            return [self._config_rejected(event, parsed[1])]
-        out: list[Output] = [Emit(f"{event}:ack", {"status": "accepted"})]
-        out.extend(self._set_backpressure(session, parsed, now))
-        return out
+            return [self._config_rejected(event, parsed[1], **rejected)]
+        return apply(session, parsed)
 
     def _simulate_disconnect(self, payload: Any, now: float) -> list[Output]:
         event = p.SIMULATE_DISCONNECT

@@ -48,14 +48,20 @@ async def test_complete_comes_after_every_inflight_fragment(make_worker) -> None
     assert tail == ["fragment:processed"] * 3 + ["stream:complete"]
 
 
+async def completed(worker: Worker) -> Worker:
+    """Connects ``worker`` and runs one empty stream to its stream:complete."""
+    await worker.connect()
+    await worker.start("s")
+    await worker.emit("stream:end", {"stream_id": "s"})
+    await worker.next("stream:complete")
+    return worker
+
+
 async def test_server_disconnects_after_complete(start_server) -> None:
     server = start_server(auto_disconnect_s=0.3)
     worker = Worker(server.url)
     try:
-        await worker.connect()
-        await worker.start("s")
-        await worker.emit("stream:end", {"stream_id": "s"})
-        await worker.next("stream:complete")
+        await completed(worker)
         began = IOLoop.current().time()
         await asyncio.wait_for(worker.disconnected.wait(), 5)
         assert IOLoop.current().time() - began >= 0.25
@@ -69,10 +75,7 @@ async def test_new_init_after_complete_cancels_the_auto_disconnect(start_server)
     server = start_server(auto_disconnect_s=0.3)
     worker = Worker(server.url)
     try:
-        await worker.connect()
-        await worker.start("s")
-        await worker.emit("stream:end", {"stream_id": "s"})
-        await worker.next("stream:complete")
+        await completed(worker)
         await worker.start("t")
         await asyncio.sleep(0.5)
         assert not worker.disconnected.is_set()

@@ -9,21 +9,8 @@ import time
 import pytest
 
 from echosts.protocol import MAX_FRAGMENT_CHARS
+from tests.payloads import MEDIA_WORKER_INIT
 from tests.workers import Worker, audio_bytes, fragment
-
-MEDIA_WORKER_INIT = {
-    "stream_id": "s",
-    "worker_id": "worker-s",
-    "config": {
-        "source_language": "en",
-        "target_language": "zh",
-        "voice_profile": "default",
-        "format": "m4a",
-        "sample_rate_hz": 48000,
-        "channels": 2,
-        "chunk_duration_ms": 6000,
-    },
-}
 
 
 async def test_media_worker_init_payload_gets_stream_ready(make_worker) -> None:

@@ -8,22 +8,8 @@ import pytest
 
 from echosts.protocol import MAX_FRAGMENT_CHARS
 from echosts.session import TRANSITIONS, State, Trigger
+from tests.payloads import MEDIA_WORKER_INIT
 from tests.unit.driver import Driver, audio, closes, error, fragment, names, of, only
-
-MEDIA_WORKER_INIT = {
-    "stream_id": "s",
-    "worker_id": "worker-s",
-    "config": {
-        "source_language": "en",
-        "target_language": "zh",
-        "voice_profile": "default",
-        "format": "m4a",
-        "sample_rate_hz": 48000,
-        "channels": 2,
-        "chunk_duration_ms": 6000,
-    },
-}
-
 
 # stream:init
 
