@@ -132,9 +132,20 @@ class Gateway:
 
     # python-socketio handlers: plain functions, so nothing can interleave inside one
 
-    def _on_connect(
-        self, namespace: str, sid: str, environ: dict[str, Any], auth: Any = None
-    ) -> None:
+    def _reserved_event(self, namespace: str, sid: str) -> bool:
+        """Whether a connect/disconnect call is really a client event of that name.
+
+        python-socketio hands a client's event named "connect" or "disconnect" to the same
+        handlers as the real handshake and hang-up; only then is the sid fully connected.
+        """
+        return bool(self.sio.manager.is_connected(sid, namespace))
+
+    def _on_connect(self, namespace: str, sid: str, *args: Any) -> None:
+        if self._reserved_event(namespace, sid):
+            self._on_event(namespace, "connect", sid, *args)
+            return
+        environ: dict[str, Any] = args[0]
+        auth = args[1] if len(args) > 1 else None
         eio_sid = self.sio.manager.eio_sid_from_sid(sid, namespace)
         header_stream_id = environ.get("HTTP_X_STREAM_ID")
         handler = environ.get("tornado.handler")
@@ -216,7 +227,11 @@ class Gateway:
         )
         raise socketio.exceptions.ConnectionRefusedError(code.value, refusal_data(code, message))
 
-    def _on_disconnect(self, namespace: str, sid: str, reason: Any = None) -> None:
+    def _on_disconnect(self, namespace: str, sid: str, *args: Any) -> None:
+        if self._reserved_event(namespace, sid):
+            self._on_event(namespace, "disconnect", sid, *args)
+            return
+        reason = args[0] if args else None
         handle = self._by_sid.pop((namespace, sid), None)
         if handle is None:
             return

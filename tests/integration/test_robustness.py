@@ -52,6 +52,22 @@ async def test_unknown_event_is_named_in_an_invalid_config_error(make_worker) ->
     assert "stream:rewind" in report["message"]
 
 
+@pytest.mark.parametrize("event", ["connect", "disconnect", "message"])
+@pytest.mark.parametrize("args", [(), ({"x": 1},), ([1, 2], "extra")])
+async def test_client_events_named_like_lifecycle_events_are_refused(
+    make_worker, server, event: str, args: tuple
+) -> None:
+    worker = await make_worker().connect()
+    await worker.start("s")
+    await worker.emit(event, *args)
+    report = await worker.next("error")
+    assert report["code"] == "INVALID_CONFIG"
+    assert f"'{event}'" in report["message"]
+    assert server.service.gateway.session_count == 1
+    await worker.emit("fragment:data", fragment("s", 0))
+    assert (await worker.next("fragment:processed"))["status"] == "success"
+
+
 async def test_processing_delay_with_garbage_is_rejected_in_its_ack(make_worker) -> None:
     worker = await make_worker().connect()
     await worker.start("s")
