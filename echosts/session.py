@@ -161,7 +161,8 @@ class Connection:
         self.session: StreamSession | None = None
         self.closing = False
         self._auto_disconnect_at: float | None = None
-        self._disconnects: list[tuple[float, str]] = []
+        self._disconnect: tuple[float, str] | None = None
+        """The earliest scheduled disconnect and its reason; a later one cannot come first."""
         self._handlers: dict[str, Callable[[Any, float], list[Output]]] = {
             p.STREAM_INIT: self._stream_init,
             p.FRAGMENT_DATA: self._fragment_data,
@@ -207,7 +208,7 @@ class Connection:
     def next_deadline(self) -> float | None:
         if self.closing:
             return None
-        deadlines = [self._auto_disconnect_at, *(due for due, _ in self._disconnects)]
+        deadlines = [self._auto_disconnect_at, self._disconnect[0] if self._disconnect else None]
         if self.session is not None:
             deadlines.append(self.session.inflight.next_due())
         return min((d for d in deadlines if d is not None), default=None)
@@ -232,8 +233,7 @@ class Connection:
         """Drops the connection ``delay_ms`` from now, session or not."""
         if self.closing:
             return []
-        self._disconnects.append((now + delay_ms / 1000, reason))
-        self.context.observer.fault_injected("disconnect")
+        self._schedule_disconnect(now + delay_ms / 1000, reason)
         return self._settle(now)
 
     # worker events
@@ -553,8 +553,7 @@ class Connection:
         if isinstance(parsed, tuple):
             return self._invalid(event, parsed)
         reason = parsed.reason or "simulate:disconnect"
-        self._disconnects.append((now + parsed.delay_ms / 1000, reason))
-        self.context.observer.fault_injected("disconnect")
+        self._schedule_disconnect(now + parsed.delay_ms / 1000, reason)
         at_ms = round(self.context.wall_time() * 1000) + parsed.delay_ms
         log.info(
             "disconnect scheduled: stream_id=%s delay_ms=%d reason=%s",
@@ -641,15 +640,22 @@ class Connection:
                 out.extend(self._backpressure(session, now))
             if session.state is State.ENDING and not session.inflight:
                 out.append(self._complete(session, now))
-        reasons = [reason for due, reason in self._disconnects if due <= now]
+        reasons = []
+        if self._disconnect is not None and self._disconnect[0] <= now:
+            reasons.append(self._disconnect[1])
         if self._auto_disconnect_at is not None and self._auto_disconnect_at <= now:
             reasons.append("auto-disconnect after stream:complete")
         if reasons:
             self._auto_disconnect_at = None
-            self._disconnects.clear()
+            self._disconnect = None
             self.closing = True
             out.append(Close(reasons[0]))
         return out
+
+    def _schedule_disconnect(self, due: float, reason: str) -> None:
+        self.context.observer.fault_injected("disconnect")
+        if self._disconnect is None or due < self._disconnect[0]:
+            self._disconnect = (due, reason)
 
     def _release(
         self, session: StreamSession, fragment: InFlightFragment, now: float

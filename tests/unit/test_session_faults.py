@@ -345,6 +345,16 @@ def test_simulated_disconnect_is_acknowledged_then_happens_after_the_delay() -> 
     assert close.reason == "chaos"
 
 
+def test_earliest_of_several_scheduled_disconnects_wins() -> None:
+    driver = Driver()
+    driver.send("simulate:disconnect", {"delay_ms": 3000, "reason": "late"})
+    driver.send("simulate:disconnect", {"delay_ms": 1000, "reason": "early"})
+    driver.send("simulate:disconnect", {"delay_ms": 2000, "reason": "middle"})
+    assert driver.connection.next_deadline() == pytest.approx(driver.now + 1)
+    (close,) = closes(driver.advance(5))
+    assert close.reason == "early"
+
+
 def test_immediate_simulated_disconnect_follows_its_ack() -> None:
     driver = Driver()
     driver.init("s")
