@@ -119,6 +119,11 @@ class Worker:
             )
         return self.received(event)
 
+    async def configure(self, event: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Sends a ``config:*`` or ``simulate:*`` event and returns its ack."""
+        await self.emit(event, payload)
+        return await self.next(f"{event}:ack")
+
     async def start(self, stream_id: str, **extra: Any) -> dict[str, Any]:
         await self.emit("stream:init", stream_init(stream_id, **extra))
         return await self.next("stream:ready")

@@ -10,20 +10,14 @@ import pytest
 import socketio
 
 from tests.integration.http import call
-from tests.workers import Worker, fragment
-
-
-async def configure(worker: Worker, event: str, payload: dict) -> dict:
-    await worker.emit(event, payload)
-    return await worker.next(f"{event}:ack")
+from tests.workers import fragment
 
 
 async def test_backpressure_fires_when_inflight_exceeds_the_threshold(make_worker) -> None:
     worker = await make_worker().connect()
     await worker.start("s", max_inflight=10)
-    await configure(worker, "config:processing_delay", {"delay_ms": 300})
-    ack = await configure(
-        worker,
+    await worker.configure("config:processing_delay", {"delay_ms": 300})
+    ack = await worker.configure(
         "config:backpressure",
         {"enabled": True, "threshold": 2, "severity": "high", "action": "pause"},
     )
@@ -43,9 +37,8 @@ async def test_backpressure_fires_when_inflight_exceeds_the_threshold(make_worke
 async def test_backpressure_clears_with_low_none_when_the_queue_drains(make_worker) -> None:
     worker = await make_worker().connect()
     await worker.start("s", max_inflight=10)
-    await configure(worker, "config:processing_delay", {"delay_ms": 200})
-    await configure(
-        worker,
+    await worker.configure("config:processing_delay", {"delay_ms": 200})
+    await worker.configure(
         "config:backpressure",
         {"enabled": True, "threshold": 1, "severity": "high", "action": "pause"},
     )
@@ -62,8 +55,7 @@ async def test_backpressure_clears_with_low_none_when_the_queue_drains(make_work
 async def test_simulated_error_fails_fragment_n_with_its_details(make_worker) -> None:
     worker = await make_worker().connect()
     await worker.start("s")
-    ack = await configure(
-        worker,
+    ack = await worker.configure(
         "config:error_simulation",
         {
             "enabled": True,
@@ -111,8 +103,7 @@ async def test_simulated_error_fails_fragment_n_with_its_details(make_worker) ->
 async def test_simulated_timeout_is_retryable(make_worker) -> None:
     worker = await make_worker().connect()
     await worker.start("s")
-    await configure(
-        worker,
+    await worker.configure(
         "config:error_simulation",
         {"rules": [{"trigger": "fragment_id", "value": "s-f0", "error_code": "TIMEOUT"}]},
     )
@@ -123,8 +114,7 @@ async def test_simulated_timeout_is_retryable(make_worker) -> None:
 async def test_invalid_error_simulation_gets_a_rejected_ack(make_worker) -> None:
     worker = await make_worker().connect()
     await worker.start("s")
-    ack = await configure(
-        worker,
+    ack = await worker.configure(
         "config:error_simulation",
         {"rules": [{"trigger": "nth_fragment", "value": 0, "error_code": "TIMEOUT"}]},
     )
@@ -163,13 +153,11 @@ async def test_simulated_disconnect_is_acknowledged_then_drops_the_connection(
 async def test_combined_jitter_error_and_backpressure_add_up(make_worker) -> None:
     worker = await make_worker().connect()
     await worker.start("combo", max_inflight=4)
-    await configure(
-        worker,
+    await worker.configure(
         "config:processing_delay",
         {"delay_ms": 20, "jitter_ms": 200, "distribution": "uniform", "seed": 11},
     )
-    await configure(
-        worker,
+    await worker.configure(
         "config:error_simulation",
         {"rules": [{"trigger": "sequence_number", "value": 3, "error_code": "GPU_OOM"}]},
     )

@@ -20,8 +20,7 @@ async def settle(condition, timeout: float = 5.0) -> None:
 async def test_pause_resume_end_lifecycle(make_worker) -> None:
     worker = await make_worker().connect()
     await worker.start("s")
-    await worker.emit("config:processing_delay", {"delay_ms": 100})
-    await worker.next("config:processing_delay:ack")
+    await worker.configure("config:processing_delay", {"delay_ms": 100})
     await worker.emit("fragment:data", fragment("s", 0))
     await worker.emit("stream:pause", {"stream_id": "s", "reason": "test"})
     await worker.emit("fragment:data", fragment("s", 1))
@@ -38,8 +37,7 @@ async def test_pause_resume_end_lifecycle(make_worker) -> None:
 async def test_complete_comes_after_every_inflight_fragment(make_worker) -> None:
     worker = await make_worker().connect()
     await worker.start("s", max_inflight=5)
-    await worker.emit("config:processing_delay", {"delay_ms": 150})
-    await worker.next("config:processing_delay:ack")
+    await worker.configure("config:processing_delay", {"delay_ms": 150})
     for seq in range(3):
         await worker.emit("fragment:data", fragment("s", seq))
     await worker.emit("stream:end", {"stream_id": "s"})
@@ -87,8 +85,7 @@ async def test_disconnect_mid_delay_frees_the_session_and_its_timer(make_worker,
     gateway = server.service.gateway
     worker = await make_worker().connect()
     await worker.start("s")
-    await worker.emit("config:processing_delay", {"delay_ms": 300})
-    await worker.next("config:processing_delay:ack")
+    await worker.configure("config:processing_delay", {"delay_ms": 300})
     await worker.emit("fragment:data", fragment("s", 0))
     await worker.next("fragment:ack")
     (handle,) = gateway.handles()
@@ -106,8 +103,7 @@ async def test_disconnect_after_end_before_complete_is_clean(make_worker, server
     gateway = server.service.gateway
     worker = await make_worker().connect()
     await worker.start("s")
-    await worker.emit("config:processing_delay", {"delay_ms": 200})
-    await worker.next("config:processing_delay:ack")
+    await worker.configure("config:processing_delay", {"delay_ms": 200})
     await worker.emit("fragment:data", fragment("s", 0))
     await worker.emit("stream:end", {"stream_id": "s"})
     await worker.next("fragment:ack")

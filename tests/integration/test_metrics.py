@@ -22,13 +22,11 @@ async def run_a_stream_with_faults(make_worker, server) -> None:
     await call(server.url, "PUT", "/admin/streams/m/plan", {"drop_processed": [3]})
     worker = await make_worker().connect(headers={"X-Stream-ID": "m"})
     await worker.start("m", max_inflight=1)
-    await worker.emit(
+    await worker.configure(
         "config:error_simulation",
         {"rules": [{"trigger": "sequence_number", "value": 1, "error_code": "GPU_OOM"}]},
     )
-    await worker.next("config:error_simulation:ack")
-    await worker.emit("config:processing_delay", {"delay_ms": 30})
-    await worker.next("config:processing_delay:ack")
+    await worker.configure("config:processing_delay", {"delay_ms": 30})
     for seq in range(4):
         await worker.emit("fragment:data", fragment("m", seq, payload=b"x" * 3000))
     await worker.emit("fragment:data", fragment("m", 9))
@@ -64,8 +62,7 @@ async def test_counters_follow_what_the_protocol_did(make_worker, server) -> Non
 async def test_live_gauges_are_read_from_the_state_at_scrape_time(make_worker, server) -> None:
     worker = await make_worker().connect()
     await worker.start("g")
-    await worker.emit("config:processing_delay", {"delay_ms": 5000})
-    await worker.next("config:processing_delay:ack")
+    await worker.configure("config:processing_delay", {"delay_ms": 5000})
     await worker.emit("fragment:data", fragment("g", 0))
     await worker.next("fragment:ack")
     await worker.emit("stream:pause", {"stream_id": "g"})

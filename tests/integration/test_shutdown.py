@@ -56,8 +56,7 @@ async def streaming(workers: list[Worker], url: str, stream_id: str, delay_ms: i
     workers.append(worker)
     await worker.connect(headers={"X-Stream-ID": stream_id})
     await worker.start(stream_id, max_inflight=5)
-    await worker.emit("config:processing_delay", {"delay_ms": delay_ms})
-    await worker.next("config:processing_delay:ack")
+    await worker.configure("config:processing_delay", {"delay_ms": delay_ms})
     for seq in range(count):
         await worker.emit("fragment:data", fragment(stream_id, seq))
     await worker.wait_count("fragment:ack", count)

@@ -64,8 +64,7 @@ async def test_ten_fragment_session_completes_well_under_five_seconds(make_worke
 async def test_jittered_fragments_arrive_in_sequence_order(make_worker) -> None:
     worker = await make_worker().connect()
     await worker.start("s", max_inflight=10)
-    await worker.emit("config:processing_delay", {"delay_ms": 0, "jitter_ms": 150, "seed": 4})
-    await worker.next("config:processing_delay:ack")
+    await worker.configure("config:processing_delay", {"delay_ms": 0, "jitter_ms": 150, "seed": 4})
     for seq in range(15):
         await worker.emit("fragment:data", fragment("s", seq))
     processed = await worker.wait_count("fragment:processed", 15)
@@ -146,8 +145,7 @@ async def test_two_connections_with_one_stream_id_are_separate_sessions(make_wor
 async def test_delayed_fragments_keep_their_delay(make_worker) -> None:
     worker: Worker = await make_worker().connect()
     await worker.start("s")
-    await worker.emit("config:processing_delay", {"delay_ms": 200})
-    await worker.next("config:processing_delay:ack")
+    await worker.configure("config:processing_delay", {"delay_ms": 200})
     await worker.emit("fragment:data", fragment("s", 0))
     ack = await worker.next("fragment:ack")
     processed = await worker.next("fragment:processed")
