@@ -15,6 +15,7 @@ from tornado.ioloop import IOLoop
 from tornado.testing import bind_unused_port
 
 from tests.integration.test_metrics import run_a_stream_with_faults
+from tests.workers import fragment
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "conf" / "prometheus.yml"
@@ -61,6 +62,13 @@ async def test_prometheus_scrapes_every_series_with_its_value(
 ) -> None:
     prometheus = binary("prometheus")
     await run_a_stream_with_faults(make_worker, server)
+    for stream_id in ("p1", "p2"):
+        worker = await make_worker().connect()
+        await worker.start(stream_id)
+        for seq in range(3):
+            await worker.emit("fragment:data", fragment(stream_id, seq))
+        await worker.emit("stream:end", {"stream_id": stream_id})
+        await worker.next("stream:complete")
     config = EXAMPLE.read_text()
     config = config.replace("scrape_interval: 5s", "scrape_interval: 1s")
     config = config.replace("localhost:8000", f"127.0.0.1:{server.port}")
@@ -84,9 +92,11 @@ async def test_prometheus_scrapes_every_series_with_its_value(
         assert up[0]["value"][1] == "1"
         processed = await eventually(api, "echosts_fragments_processed_total")
         by_status = {r["metric"]["status"]: r["value"][1] for r in processed}
-        assert by_status == {"success": "2", "failed": "1", "dropped": "1", "partial": "0"}
+        assert by_status == {"success": "8", "failed": "1", "dropped": "1", "partial": "0"}
         received = await eventually(api, "echosts_fragments_received_total")
-        assert received[0]["value"][1] == "5"
+        assert received[0]["value"][1] == "11"
+        completed = await eventually(api, "echosts_streams_completed_total")
+        assert completed[0]["value"][1] == "3"
         rejected = await eventually(
             api, 'echosts_fragments_rejected_total{code="INVALID_SEQUENCE"}'
         )
@@ -94,7 +104,7 @@ async def test_prometheus_scrapes_every_series_with_its_value(
         build = await eventually(api, "echosts_build_info")
         assert build[0]["metric"]["version"] == "0.1.0"
         histogram = await eventually(api, "echosts_fragment_processing_seconds_count")
-        assert histogram[0]["value"][1] == "4"
+        assert histogram[0]["value"][1] == "10"
         labels = await eventually(api, 'count by (__name__) ({__name__=~"echosts_.*"})')
         names = {r["metric"]["__name__"] for r in labels}
         assert "echosts_streams_active" in names
