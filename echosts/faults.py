@@ -121,16 +121,38 @@ class SimulatedError:
         return ordinal % int(self.value) == 0
 
     def outcome(self) -> Outcome:
-        return Outcome(
+        return error_outcome(
+            self.code,
+            self.message,
+            stage=self.stage,
+            retryable=self.retryable,
             status=self.status,
-            error={
-                "code": self.code.value,
-                "message": self.message,
-                "stage": self.stage,
-                "retryable": self.retryable,
-                "severity": ERROR_TRAITS[self.code].severity,
-            },
+            fault="partial" if self.status == "partial" else "error",
         )
+
+
+def error_outcome(
+    code: ErrorCode,
+    message: str,
+    *,
+    stage: str = "asr",
+    retryable: bool | None = None,
+    status: str = "failed",
+    fault: str | None = None,
+) -> Outcome:
+    """A fragment's end with an ``error`` body; retryable and severity default to the table."""
+    traits = ERROR_TRAITS[code]
+    return Outcome(
+        status=status,
+        error={
+            "code": code.value,
+            "message": message,
+            "stage": stage,
+            "retryable": traits.retryable if retryable is None else retryable,
+            "severity": traits.severity,
+        },
+        fault=fault,
+    )
 
 
 def simulated_errors(config: ErrorSimulation) -> tuple[SimulatedError, ...]:

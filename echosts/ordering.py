@@ -21,6 +21,8 @@ class Outcome:
     status: str = "success"
     error: dict[str, Any] | None = None
     dropped: bool = False
+    fault: str | None = None
+    """The simulated fault that decided it (error, partial, timeout), counted when it leaves."""
 
 
 @dataclass

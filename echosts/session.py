@@ -17,7 +17,7 @@ from typing import Any
 
 from echosts import protocol as p
 from echosts.context import ServiceContext
-from echosts.errors import ERROR_TRAITS, ErrorCode, Rejection
+from echosts.errors import ErrorCode, Rejection
 from echosts.faults import (
     CLEAR,
     BackpressurePolicy,
@@ -26,6 +26,7 @@ from echosts.faults import (
     Level,
     SimulatedError,
     ThresholdRule,
+    error_outcome,
     first_match,
     simulated_errors,
 )
@@ -217,7 +218,7 @@ class Connection:
         """Fails every unfinished fragment at once with TIMEOUT (the shutdown deadline)."""
         session = self.session
         if session is not None and not self.closing:
-            session.inflight.expire(now, self._failure(ErrorCode.TIMEOUT, message))
+            session.inflight.expire(now, error_outcome(ErrorCode.TIMEOUT, message))
         return self.on_timer(now)
 
     def apply_plan(self, plan: FaultPlan, now: float) -> list[Output]:
@@ -385,32 +386,26 @@ class Connection:
     def _accept(
         self, session: StreamSession, fragment: p.FragmentData, audio: dict[str, Any], now: float
     ) -> list[Output]:
-        observer = self.context.observer
         queue_position = len(session.inflight)
         delay_ms = session.delay.sample_ms()
+        due = now + min(delay_ms, session.timeout_ms) / 1000
+        outcome = Outcome()
         if delay_ms > session.timeout_ms:
-            due = now + session.timeout_ms / 1000
-            outcome = self._failure(
+            outcome = error_outcome(
                 ErrorCode.TIMEOUT,
                 f"processing would take {round(delay_ms)} ms, over the session's "
                 f"timeout_ms of {session.timeout_ms}",
+                fault="timeout",
             )
-        else:
-            due = now + delay_ms / 1000
-            outcome = Outcome()
         ordinal = session.accepted_count + 1
         rule = first_match(
             session.error_rules, fragment.fragment_id, fragment.sequence_number, ordinal
         )
         if rule is not None:
             outcome = rule.outcome()
-            observer.fault_injected("partial" if rule.status == "partial" else "error")
-        elif delay_ms > session.timeout_ms:
-            observer.fault_injected("timeout")
         if fragment.sequence_number in session.drop_sequences:
             outcome = Outcome(dropped=True)
-            observer.fault_injected("drop")
-        observer.fragment_accepted(_decoded_size(fragment.audio.data_base64))
+        self.context.observer.fragment_accepted(_decoded_size(fragment.audio.data_base64))
         session.inflight.add(
             InFlightFragment(
                 fragment_id=fragment.fragment_id,
@@ -661,11 +656,15 @@ class Connection:
         self, session: StreamSession, fragment: InFlightFragment, now: float
     ) -> list[Output]:
         outcome = fragment.outcome
-        self.context.observer.fragment_finished(
+        observer = self.context.observer
+        observer.fragment_finished(
             "dropped" if outcome.dropped else outcome.status,
             now - fragment.arrival,
             max(0.0, now - fragment.due),
         )
+        fault = "drop" if outcome.dropped else outcome.fault
+        if fault is not None:
+            observer.fault_injected(fault)
         if outcome.dropped:
             session.stats.record_dropped(fragment.duration_ms)
             log.info(
@@ -748,21 +747,6 @@ class Connection:
                 "total_fragments": stats.total_fragments,
                 "total_duration_ms": stats.total_duration_ms,
                 "statistics": stats.summary(),
-            },
-        )
-
-    def _failure(
-        self, code: ErrorCode, message: str, stage: str = "asr", status: str = "failed"
-    ) -> Outcome:
-        traits = ERROR_TRAITS[code]
-        return Outcome(
-            status=status,
-            error={
-                "code": code.value,
-                "message": message,
-                "stage": stage,
-                "retryable": traits.retryable,
-                "severity": traits.severity,
             },
         )
 

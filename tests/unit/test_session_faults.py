@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from echosts.errors import ERROR_TRAITS, ErrorCode
+from echosts.observe import Observer
 from echosts.plans import FaultPlan
 from tests.unit.driver import Driver, closes, error, names, of, only
 
@@ -495,3 +496,51 @@ def test_control_disconnect_is_scheduled_on_the_connection() -> None:
     (close,) = closes(driver.advance(0.3))
     assert close.reason == "asked"
     assert driver.connection.schedule_disconnect(driver.now, 0, "again") == []
+
+
+class FaultTally(Observer):
+    def __init__(self) -> None:
+        self.faults: list[str] = []
+
+    def fault_injected(self, kind: str) -> None:
+        self.faults.append(kind)
+
+
+def tallied() -> tuple[Driver, FaultTally]:
+    driver = Driver()
+    tally = FaultTally()
+    driver.context.observer = tally
+    return driver, tally
+
+
+def test_faults_are_counted_once_each_when_the_fragment_leaves() -> None:
+    driver, tally = tallied()
+    driver.init("s", timeout_ms=1000)
+    simulate(driver, rule(value=0), rule(value=1, status="partial"))
+    driver.fragment(0)
+    driver.fragment(1)
+    driver.delay(5000)
+    driver.fragment(2)
+    assert tally.faults == ["error", "partial"]
+    driver.advance(1.0)
+    assert tally.faults == ["error", "partial", "timeout"]
+
+
+def test_a_plan_dropping_an_inflight_fragment_counts_one_drop_and_not_its_error() -> None:
+    driver, tally = tallied()
+    driver.init("s")
+    driver.delay(1000)
+    simulate(driver, rule(value=0))
+    driver.fragment(0)
+    driver.connection.apply_plan(plan(drop_processed=[0]), driver.now)
+    driver.advance(1.0)
+    assert tally.faults == ["drop"]
+
+
+def test_the_drain_deadline_is_not_a_simulated_fault() -> None:
+    driver, tally = tallied()
+    driver.init("s")
+    driver.delay(5000)
+    driver.fragment(0)
+    driver.connection.expire_inflight(driver.now, "drain")
+    assert tally.faults == []
