@@ -24,7 +24,7 @@ from echosts.auth import token_matches
 from echosts.context import ServiceContext
 from echosts.errors import ErrorCode, refusal_data
 from echosts.plans import FaultPlan
-from echosts.session import Close, Connection, Emit, Output
+from echosts.session import Close, Connection, Emit, Output, StreamSession
 
 log = logging.getLogger("echosts.gateway")
 
@@ -84,17 +84,17 @@ class Gateway:
     def connection_count(self) -> int:
         return len(self._connections)
 
+    def sessions(self) -> list[StreamSession]:
+        """The session of every open connection that has one, in any state."""
+        return [h.core.session for h in self._connections.values() if h.core.session is not None]
+
     @property
     def session_count(self) -> int:
-        return sum(1 for handle in self._connections.values() if handle.core.session is not None)
+        return len(self.sessions())
 
     @property
     def inflight_count(self) -> int:
-        return sum(
-            len(handle.core.session.inflight)
-            for handle in self._connections.values()
-            if handle.core.session is not None
-        )
+        return sum(len(session.inflight) for session in self.sessions())
 
     def handles(self) -> list[ConnectionHandle]:
         return list(self._connections.values())

@@ -186,16 +186,11 @@ class LiveState(Collector):
         self.gateway = gateway
 
     def collect(self) -> Iterator[Metric]:
-        handles = self.gateway.handles()
-        states: Tally[str] = Tally()
-        inflight = 0
-        for handle in handles:
-            session = handle.core.session
-            if session is not None:
-                states[session.state.value] += 1
-                inflight += len(session.inflight)
+        sessions = self.gateway.sessions()
+        states = Tally(session.state.value for session in sessions)
+        inflight = sum(len(session.inflight) for session in sessions)
         connections = GaugeMetricFamily("echosts_connections_active", "Open Socket.IO connections.")
-        connections.add_metric([], len(handles))
+        connections.add_metric([], self.gateway.connection_count)
         yield connections
         streams = GaugeMetricFamily(
             "echosts_streams_active",
