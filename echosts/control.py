@@ -11,20 +11,20 @@ import json
 import logging
 from typing import Any
 
-import tornado.web
 from tornado.ioloop import IOLoop
 
 from echosts.auth import bearer_token, token_matches
 from echosts.gateway import Gateway
 from echosts.plans import DisconnectRequest, FaultPlan, PlanLimitError
 from echosts.protocol import M, validate
+from echosts.web import JsonHandler
 
 log = logging.getLogger("echosts.control")
 
 STREAM = r"(?P<stream_id>[^/]{1,256})"
 
 
-class ControlHandler(tornado.web.RequestHandler):
+class ControlHandler(JsonHandler):
     def initialize(self, gateway: Gateway) -> None:
         self.gateway = gateway
         self.plans = gateway.context.plans
@@ -36,15 +36,6 @@ class ControlHandler(tornado.web.RequestHandler):
             if not token_matches(token, settings.api_keys):
                 self.set_header("WWW-Authenticate", 'Bearer realm="echosts"')
                 self.reply(401, {"error": "Authorization: Bearer <api key> is required"})
-
-    def reply(self, status: int, body: dict[str, Any]) -> None:
-        self.set_status(status)
-        self.set_header("Content-Type", "application/json")
-        self.set_header("Cache-Control", "no-store")
-        self.finish(json.dumps(body))
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        self.reply(status_code, {"error": self._reason})
 
     def body(self, model: type[M], *, empty_ok: bool = False) -> M | None:
         """The request body parsed into ``model``; None after answering 400 naming the field."""

@@ -39,16 +39,26 @@ def socketio_handler(sio: socketio.AsyncServer, *, compression: bool) -> type[An
     return EchoSocketHandler
 
 
-class HealthHandler(tornado.web.RequestHandler):
+class JsonHandler(tornado.web.RequestHandler):
+    """Answers JSON that no cache keeps: every HTTP route but /metrics."""
+
+    def reply(self, status: int, body: dict[str, Any]) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.set_header("Cache-Control", "no-store")
+        self.finish(json.dumps(body))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        self.reply(status_code, {"error": self._reason})
+
+
+class HealthHandler(JsonHandler):
     def initialize(self, gateway: Gateway, started: float) -> None:
         self.gateway = gateway
         self.started = started
 
     def get(self) -> None:
         draining = self.gateway.context.draining
-        self.set_status(503 if draining else 200)
-        self.set_header("Content-Type", "application/json")
-        self.set_header("Cache-Control", "no-store")
         body = {
             "status": "draining" if draining else "healthy",
             "sessions": self.gateway.session_count,
@@ -56,7 +66,7 @@ class HealthHandler(tornado.web.RequestHandler):
             "uptime_seconds": round(time.monotonic() - self.started, 3),
             "version": __version__,
         }
-        self.finish(json.dumps(body))
+        self.reply(503 if draining else 200, body)
 
 
 class MetricsHandler(tornado.web.RequestHandler):
@@ -69,13 +79,11 @@ class MetricsHandler(tornado.web.RequestHandler):
         self.finish(encoder(self.registry))
 
 
-class NotFoundHandler(tornado.web.RequestHandler):
+class NotFoundHandler(JsonHandler):
     """Every unknown path answers JSON, like the rest of the HTTP surface."""
 
     def prepare(self) -> None:
-        self.set_status(404)
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"error": f"no route for {self.request.path}"}))
+        self.reply(404, {"error": f"no route for {self.request.path}"})
 
 
 def log_request(handler: tornado.web.RequestHandler) -> None:
