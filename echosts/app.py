@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import socket
 import time
@@ -15,10 +16,12 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
 from echosts.config import Settings
-from echosts.context import ServiceContext
+from echosts.context import Capabilities
 from echosts.control import control_routes
+from echosts.fleet import Fleet
 from echosts.gateway import Gateway
-from echosts.metrics import LiveState, PrometheusObserver, make_registry
+from echosts.metrics import LiveState, PrometheusObserver, Scrape, make_registry
+from echosts.plans import PlanBook
 from echosts.web import (
     HealthHandler,
     MetricsHandler,
@@ -48,15 +51,15 @@ def make_socketio_server(settings: Settings) -> socketio.AsyncServer:
 def make_app(
     settings: Settings,
     sio: socketio.AsyncServer,
-    gateway: Gateway,
+    fleet: Fleet,
     registry: CollectorRegistry,
     started: float,
 ) -> tornado.web.Application:
     websocket = socketio_handler(sio, compression=settings.compression)
     routes: list[tuple[Any, ...]] = [(path, websocket) for path in SOCKETIO_PATHS]
-    routes.append((r"/health", HealthHandler, {"gateway": gateway, "started": started}))
-    routes.append((r"/metrics", MetricsHandler, {"registry": registry}))
-    routes.extend(control_routes(gateway))
+    routes.append((r"/health", HealthHandler, {"fleet": fleet, "started": started}))
+    routes.append((r"/metrics", MetricsHandler, {"registry": Scrape(registry)}))
+    routes.extend(control_routes(fleet, settings))
     return tornado.web.Application(
         routes,
         websocket_max_message_size=settings.max_buffer_size,
@@ -70,7 +73,8 @@ class EchoService:
     """Everything one running echosts owns; ``listen`` binds it, ``stop`` releases it."""
 
     settings: Settings
-    context: ServiceContext
+    capabilities: Capabilities
+    fleet: Fleet
     sio: socketio.AsyncServer
     gateway: Gateway
     registry: CollectorRegistry
@@ -79,15 +83,18 @@ class EchoService:
     port: int | None = None
 
     @classmethod
-    def create(cls, settings: Settings, context: ServiceContext | None = None) -> EchoService:
-        context = context or ServiceContext(settings=settings)
+    def create(cls, settings: Settings, capabilities: Capabilities | None = None) -> EchoService:
+        """The service, with its metrics observer in place of ``capabilities``' own."""
         registry = make_registry()
-        context.observer = PrometheusObserver(registry)
+        capabilities = dataclasses.replace(
+            capabilities or Capabilities(), observer=PrometheusObserver(registry)
+        )
+        fleet = Fleet(PlanBook(settings.max_plans, settings.plan_idle_expiry_s))
         sio = make_socketio_server(settings)
-        gateway = Gateway(sio, context)
-        registry.register(LiveState(gateway))
-        app = make_app(settings, sio, gateway, registry, time.monotonic())
-        return cls(settings, context, sio, gateway, registry, app)
+        gateway = Gateway(sio, settings, capabilities, fleet)
+        registry.register(LiveState(fleet))
+        app = make_app(settings, sio, fleet, registry, time.monotonic())
+        return cls(settings, capabilities, fleet, sio, gateway, registry, app)
 
     def listen(self, sockets: list[socket.socket] | None = None) -> int:
         """Starts accepting connections; returns the bound port (useful with port 0)."""
@@ -105,21 +112,20 @@ class EchoService:
     async def drain(self) -> None:
         """Refuses new work, lets in-flight fragments finish, fails the rest at the deadline."""
         timeout = self.settings.drain_timeout_s
-        self.context.draining = True
-        log.info("draining for shutdown, at most %.1f s: %s", timeout, self.gateway.status())
-        if not await self.gateway.wait_idle(timeout):
-            log.warning("drain timeout reached: %s", self.gateway.status())
-            self.gateway.expire_all(
-                f"server shutting down: the drain timeout of {timeout:g} s ran out"
-            )
-        await self.gateway.flush()
-        log.info("drained: %s", self.gateway.status())
+        fleet = self.fleet
+        fleet.draining = True
+        log.info("draining for shutdown, at most %.1f s: %s", timeout, fleet.status())
+        if not await fleet.wait_idle(timeout):
+            log.warning("drain timeout reached: %s", fleet.status())
+            fleet.expire_all(f"server shutting down: the drain timeout of {timeout:g} s ran out")
+        await fleet.flush()
+        log.info("drained: %s", fleet.status())
 
     async def stop(self) -> None:
         """Stops listening, disconnects every client, and ends python-socketio's tasks."""
         if self.http_server is not None:
             self.http_server.stop()
-        await self.gateway.disconnect_all("server shutting down")
+        await self.fleet.disconnect_all("server shutting down")
         await self.sio.shutdown()
         if self.http_server is not None:
             await self.http_server.close_all_connections()

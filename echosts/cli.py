@@ -57,15 +57,15 @@ async def serve(settings: Settings) -> int:
         settings.drain_timeout_s,
     )
     print(f"echosts listening on http://{settings.host}:{port}", flush=True)
-    notifier.ready(service.gateway.status())
+    notifier.ready(service.fleet.status())
     heartbeat = None
     if notifier.enabled:
         interval = min(notifier.watchdog_interval_s or STATUS_INTERVAL_S, STATUS_INTERVAL_S)
         beat = notifier.watchdog if notifier.watchdog_interval_s else notifier.status
-        heartbeat = PeriodicCallback(lambda: beat(service.gateway.status()), interval * 1000)
+        heartbeat = PeriodicCallback(lambda: beat(service.fleet.status()), interval * 1000)
         heartbeat.start()
     await shutdown.requested.wait()
-    notifier.stopping(service.gateway.status())
+    notifier.stopping(service.fleet.status())
     await service.drain()
     if heartbeat is not None:
         heartbeat.stop()

@@ -1,6 +1,8 @@
-"""What every connection's core shares with the rest of the service.
+"""What the core is given rather than reaching for: the clock, randomness, ids, an observer.
 
-Clock, randomness and ids are injected here, so a test can make the whole core deterministic.
+Injected, so a test can make the whole core deterministic; frozen, because none of it is
+state. Settings live in ``config`` and shared mutable state (plans, the fleet) is passed on
+its own.
 """
 
 from __future__ import annotations
@@ -11,28 +13,23 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from echosts.config import Settings
 from echosts.observe import Observer
-from echosts.plans import PlanBook
 
 
 def new_uuid() -> str:
     return str(uuid.uuid4())
 
 
-@dataclass
-class ServiceContext:
-    settings: Settings = field(default_factory=Settings)
+@dataclass(frozen=True)
+class Capabilities:
     rng: random.Random = field(default_factory=random.Random)
+    """The service's generator; each session draws its own seed from it."""
     new_id: Callable[[], str] = new_uuid
+    """Session and error ids."""
     wall_time: Callable[[], float] = time.time
+    """Unix seconds, for the timestamps the protocol sends."""
     observer: Observer = field(default_factory=Observer)
-    draining: bool = False
-    """Set once on shutdown: new streams are refused with RATE_LIMIT from then on."""
-    plans: PlanBook = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.plans = PlanBook(self.settings.max_plans, self.settings.plan_idle_expiry_s)
+    """Where the core reports what it decided, for metrics."""
 
     def session_rng(self) -> random.Random:
         """A generator of the session's own, seeded from the service's one."""

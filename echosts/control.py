@@ -2,7 +2,8 @@
 
 A real end-to-end test cannot send ``config:*`` events on the worker's own connection; these
 routes let it arrange faults for a stream_id before or while the worker streams. JSON in and
-out; with API keys configured every route needs ``Authorization: Bearer <key>``.
+out; with API keys configured every route needs ``Authorization: Bearer <key>``. A bad
+request raises ``JsonError``: 400 naming the field, 404, 429.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from typing import Any
 from tornado.ioloop import IOLoop
 
 from echosts.auth import bearer_token, token_matches
-from echosts.gateway import Gateway
+from echosts.config import Settings
+from echosts.fleet import Fleet
 from echosts.plans import DisconnectRequest, FaultPlan, PlanLimitError
 from echosts.protocol import M, validate
-from echosts.web import JsonHandler
+from echosts.web import JsonError, JsonHandler
 
 log = logging.getLogger("echosts.control")
 
@@ -25,50 +27,49 @@ STREAM = r"(?P<stream_id>[^/]{1,256})"
 
 
 class ControlHandler(JsonHandler):
-    def initialize(self, gateway: Gateway) -> None:
-        self.gateway = gateway
-        self.plans = gateway.context.plans
+    def initialize(self, fleet: Fleet, settings: Settings) -> None:
+        self.fleet = fleet
+        self.plans = fleet.plans
+        self.service_settings = settings
 
     def prepare(self) -> None:
-        settings = self.gateway.context.settings
-        if settings.auth_enabled:
+        if self.service_settings.auth_enabled:
             token = bearer_token(self.request.headers.get("Authorization"))
-            if not token_matches(token, settings.api_keys):
+            if not token_matches(token, self.service_settings.api_keys):
                 self.set_header("WWW-Authenticate", 'Bearer realm="echosts"')
                 self.reply(401, {"error": "Authorization: Bearer <api key> is required"})
 
-    def body(self, model: type[M], *, empty_ok: bool = False) -> M | None:
-        """The request body parsed into ``model``; None after answering 400 naming the field."""
+    def body(self, model: type[M], *, empty_ok: bool = False) -> M:
+        """The request body parsed into ``model``; a 400 naming the field otherwise."""
         raw = self.request.body
         if not raw.strip() and empty_ok:
             raw = b"{}"
         try:
             payload = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as problem:
-            self.reply(400, {"error": f"the body is not valid JSON: {problem}", "field": ""})
-            return None
+            raise JsonError(400, f"the body is not valid JSON: {problem}", field="") from None
         parsed = validate(model, payload)
         if isinstance(parsed, tuple):
             field, message = parsed
-            self.reply(400, {"error": message, "field": field})
-            return None
+            raise JsonError(400, message, field=field)
         return parsed
 
     def now(self) -> float:
         return IOLoop.current().time()
 
 
+def _no_plan(stream_id: str) -> JsonError:
+    return JsonError(404, f"no fault plan for stream_id {stream_id!r}")
+
+
 class PlanHandler(ControlHandler):
     def put(self, stream_id: str) -> None:
         plan = self.body(FaultPlan)
-        if plan is None:
-            return
         try:
             stored = self.plans.put(stream_id, plan, self.now())
         except PlanLimitError as problem:
-            self.reply(429, {"error": str(problem)})
-            return
-        applied = self.gateway.apply_plan(stream_id, plan)
+            raise JsonError(429, str(problem)) from None
+        applied = self.fleet.apply_plan(stream_id, plan)
         log.info(
             "fault plan stored: stream_id=%s keys=%s active_sessions=%d",
             stream_id,
@@ -82,14 +83,12 @@ class PlanHandler(ControlHandler):
     def get(self, stream_id: str) -> None:
         stored = self.plans.get(stream_id, self.now())
         if stored is None:
-            self.reply(404, {"error": f"no fault plan for stream_id {stream_id!r}"})
-            return
+            raise _no_plan(stream_id)
         self.reply(200, stored.as_json())
 
     def delete(self, stream_id: str) -> None:
         if not self.plans.delete(stream_id, self.now()):
-            self.reply(404, {"error": f"no fault plan for stream_id {stream_id!r}"})
-            return
+            raise _no_plan(stream_id)
         log.info("fault plan deleted: stream_id=%s", stream_id, extra={"stream_id": stream_id})
         self.reply(200, {"deleted": stream_id})
 
@@ -97,9 +96,7 @@ class PlanHandler(ControlHandler):
 class DisconnectHandler(ControlHandler):
     def post(self, stream_id: str) -> None:
         request = self.body(DisconnectRequest, empty_ok=True)
-        if request is None:
-            return
-        count = self.gateway.disconnect_stream(stream_id, request.delay_ms)
+        count = self.fleet.disconnect_stream(stream_id, request.delay_ms)
         log.info(
             "disconnect requested: stream_id=%s delay_ms=%d connections=%d",
             stream_id,
@@ -117,8 +114,10 @@ class ResetHandler(ControlHandler):
         self.reply(200, {"plans_removed": removed})
 
 
-def control_routes(gateway: Gateway) -> list[tuple[str, type[ControlHandler], dict[str, Any]]]:
-    init = {"gateway": gateway}
+def control_routes(
+    fleet: Fleet, settings: Settings
+) -> list[tuple[str, type[ControlHandler], dict[str, Any]]]:
+    init = {"fleet": fleet, "settings": settings}
     return [
         (rf"/admin/streams/{STREAM}/plan", PlanHandler, init),
         (rf"/admin/streams/{STREAM}/disconnect", DisconnectHandler, init),

@@ -1,4 +1,4 @@
-"""The protocol's error codes, their severity and retryability, and the error payloads.
+"""The protocol's error codes, their severity and retryability, and the peer-fault type.
 
 The table is copied from the protocol description (section 5) and tested row by row. Payloads
 and logs always carry the code's ``.value``.
@@ -6,7 +6,6 @@ and logs always carry the code's ``.value``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -49,7 +48,11 @@ ERROR_TRAITS: dict[ErrorCode, CodeTraits] = {
 
 @dataclass(frozen=True)
 class Rejection:
-    """A peer fault: what the worker sent was refused, reported as one ``error`` event."""
+    """A peer fault: what the worker sent was refused, reported as one ``error`` event.
+
+    The core returns it, never raises it: a worker's mistake is part of the protocol, our own
+    bugs are the only exceptions.
+    """
 
     code: ErrorCode
     message: str
@@ -57,30 +60,7 @@ class Rejection:
     fragment_id: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
 
-    def payload(self, new_id: Callable[[], str]) -> dict[str, Any]:
-        traits = ERROR_TRAITS[self.code]
-        body: dict[str, Any] = {"error_id": new_id()}
-        if self.stream_id is not None:
-            body["stream_id"] = self.stream_id
-        if self.fragment_id is not None:
-            body["fragment_id"] = self.fragment_id
-        body.update(
-            code=self.code.value,
-            message=self.message,
-            severity=traits.severity,
-            retryable=traits.retryable,
-        )
-        if self.metadata:
-            body["metadata"] = dict(self.metadata)
-        return body
-
-
-def refusal_data(code: ErrorCode, message: str) -> dict[str, Any]:
-    """The structured ``data`` of a refused handshake, as the client's connect_error shows it."""
-    traits = ERROR_TRAITS[code]
-    return {
-        "code": code.value,
-        "message": message,
-        "severity": traits.severity,
-        "retryable": traits.retryable,
-    }
+    @property
+    def event(self) -> str:
+        """The worker event that was refused, as ``metadata["event"]`` names it."""
+        return str(self.metadata.get("event", "event"))

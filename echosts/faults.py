@@ -1,7 +1,8 @@
 """Simulated latency, simulated errors, and the backpressure policy of one session.
 
-Randomness comes from an injected ``random.Random``, so a seed (or a test) makes every delay
-reproducible.
+``SessionFaults`` holds what a session's ``config:*`` events and fault plans set, and decides
+each accepted fragment's delay and outcome. Randomness comes from an injected
+``random.Random``, so a seed (or a test) makes every delay reproducible.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ import random
 from dataclasses import dataclass
 
 from echosts.errors import ERROR_TRAITS, ErrorCode
-from echosts.ordering import Outcome
-from echosts.protocol import MAX_DELAY_MS, ErrorSimulation
+from echosts.outputs import DROPPED, SUCCESS, Outcome, failure
+from echosts.protocol import MAX_DELAY_MS, Backpressure, ErrorSimulation, ProcessingDelay
 
 LOGNORMAL_SIGMA = 1.0
 """Shape of the lognormal jitter: median ``jitter_ms``, p90 about 3.6 times it, p99 about 10."""
@@ -121,7 +122,7 @@ class SimulatedError:
         return ordinal % int(self.value) == 0
 
     def outcome(self) -> Outcome:
-        return error_outcome(
+        return failure(
             self.code,
             self.message,
             stage=self.stage,
@@ -129,30 +130,6 @@ class SimulatedError:
             status=self.status,
             fault="partial" if self.status == "partial" else "error",
         )
-
-
-def error_outcome(
-    code: ErrorCode,
-    message: str,
-    *,
-    stage: str = "asr",
-    retryable: bool | None = None,
-    status: str = "failed",
-    fault: str | None = None,
-) -> Outcome:
-    """A fragment's end with an ``error`` body; retryable and severity default to the table."""
-    traits = ERROR_TRAITS[code]
-    return Outcome(
-        status=status,
-        error={
-            "code": code.value,
-            "message": message,
-            "stage": stage,
-            "retryable": traits.retryable if retryable is None else retryable,
-            "severity": traits.severity,
-        },
-        fault=fault,
-    )
 
 
 def simulated_errors(config: ErrorSimulation) -> tuple[SimulatedError, ...]:
@@ -184,3 +161,71 @@ def first_match(
         if rule.matches(fragment_id, sequence_number, ordinal):
             return rule
     return None
+
+
+class SessionFaults:
+    """What one session simulates: its delay model, error rules, drops and backpressure rules.
+
+    A fragment's fate is fixed when it is accepted (``decide``); a later setting changes only
+    later fragments, except drops, which the session also applies to what is in flight.
+    """
+
+    def __init__(
+        self, default_delay: DelaySpec, rng: random.Random, max_inflight: int, ladder: bool
+    ) -> None:
+        self._rng = rng
+        self.delay = DelayModel(default_delay, rng)
+        self.rules: tuple[SimulatedError, ...] = ()
+        self.drops: frozenset[int] = frozenset()
+        self.backpressure = BackpressurePolicy(max_inflight, ladder=ladder)
+
+    def set_delay(self, config: ProcessingDelay) -> DelaySpec:
+        rng = self._rng if config.seed is None else random.Random(config.seed)
+        spec = DelaySpec(config.delay_ms, config.jitter_ms, config.distribution)
+        self.delay = DelayModel(spec, rng)
+        return spec
+
+    def set_rules(self, config: ErrorSimulation) -> int:
+        """Replaces the error rules; returns how many are active."""
+        self.rules = simulated_errors(config)
+        return len(self.rules)
+
+    def set_drops(self, sequences: frozenset[int]) -> None:
+        self.drops = sequences
+
+    def set_backpressure(self, config: Backpressure, service_ladder: bool) -> None:
+        """``enabled: false`` also turns the ladder off, the service-wide one included."""
+        rule = None
+        ladder = service_ladder
+        if not config.enabled:
+            ladder = False
+        elif config.threshold is None:
+            ladder = True
+        else:
+            level = Level(str(config.severity), str(config.action), config.recommended_delay_ms)
+            rule = ThresholdRule(config.threshold, level)
+        self.backpressure = BackpressurePolicy(self.backpressure.max_inflight, rule, ladder)
+
+    def decide(
+        self, fragment_id: str, sequence_number: int, ordinal: int, timeout_ms: int
+    ) -> tuple[float, Outcome]:
+        """Seconds until the fragment is due, and how it ends.
+
+        Precedence: a drop over a matching rule over the session's timeout; a fragment slower
+        than ``timeout_ms`` is due at ``timeout_ms``.
+        """
+        delay_ms = self.delay.sample_ms()
+        outcome = SUCCESS
+        if delay_ms > timeout_ms:
+            outcome = failure(
+                ErrorCode.TIMEOUT,
+                f"processing would take {round(delay_ms)} ms, over the session's "
+                f"timeout_ms of {timeout_ms}",
+                fault="timeout",
+            )
+        rule = first_match(self.rules, fragment_id, sequence_number, ordinal)
+        if rule is not None:
+            outcome = rule.outcome()
+        if sequence_number in self.drops:
+            outcome = DROPPED
+        return min(delay_ms, timeout_ms) / 1000, outcome

@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Mapping, MutableMapping
 from datetime import UTC, datetime
+from typing import Any
 
 from echosts.config import Settings
 
@@ -32,6 +34,31 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
+
+
+class StreamLog(logging.LoggerAdapter[logging.Logger]):
+    """A logger bound to one session: every line carries its stream_id and session_id.
+
+    In text the identifiers close the line; in JSON they are fields, and a call's own
+    ``extra`` (a fragment_id) joins them instead of replacing them.
+    """
+
+    def __init__(self, logger: logging.Logger, stream_id: str, session_id: str) -> None:
+        super().__init__(logger, {"stream_id": stream_id, "session_id": session_id})
+        self._ids = (stream_id, session_id)
+
+    def process(
+        self, msg: Any, kwargs: MutableMapping[str, Any]
+    ) -> tuple[Any, MutableMapping[str, Any]]:
+        own: Mapping[str, Any] = kwargs.get("extra") or {}
+        kwargs["extra"] = {**(self.extra or {}), **own}
+        return msg, kwargs
+
+    def log(self, level: int, msg: Any, *args: Any, **kwargs: Any) -> None:
+        if self.isEnabledFor(level):
+            msg, kwargs = self.process(msg, kwargs)
+            text = f"{msg} [stream_id=%s session_id=%s]"
+            self.logger.log(level, text, *args, *self._ids, **kwargs)
 
 
 def configure_logging(settings: Settings) -> None:

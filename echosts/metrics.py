@@ -17,7 +17,6 @@ from prometheus_client import (
     Histogram,
     PlatformCollector,
     ProcessCollector,
-    disable_created_metrics,
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -25,10 +24,10 @@ from prometheus_client.registry import Collector
 from echosts import __version__
 from echosts.errors import ErrorCode
 from echosts.faults import ACTION_RANK, SEVERITY_RANK
-from echosts.gateway import Gateway
+from echosts.fleet import Fleet
 from echosts.observe import FAULT_KINDS, FINISH_STATUSES, REFUSAL_REASONS, Observer
 from echosts.protocol import WORKER_EVENTS
-from echosts.session import State
+from echosts.state import State
 
 TIME_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 7.5, 10.0)
 """Seconds: fine at the echo's own millisecond scale, coarse up to the 10 s of slow plans."""
@@ -180,17 +179,17 @@ class PrometheusObserver(Observer):
 
 
 class LiveState(Collector):
-    """Gauges read from the gateway's real state at scrape time, never kept in step by hand."""
+    """Gauges read from the fleet's real state at scrape time, never kept in step by hand."""
 
-    def __init__(self, gateway: Gateway) -> None:
-        self.gateway = gateway
+    def __init__(self, fleet: Fleet) -> None:
+        self.fleet = fleet
 
     def collect(self) -> Iterator[Metric]:
-        sessions = self.gateway.sessions()
+        sessions = self.fleet.sessions()
         states = Tally(session.state.value for session in sessions)
         inflight = sum(len(session.inflight) for session in sessions)
         connections = GaugeMetricFamily("echosts_connections_active", "Open Socket.IO connections.")
-        connections.add_metric([], self.gateway.connection_count)
+        connections.add_metric([], self.fleet.connection_count)
         yield connections
         streams = GaugeMetricFamily(
             "echosts_streams_active",
@@ -206,12 +205,12 @@ class LiveState(Collector):
         fragments.add_metric([], inflight)
         yield fragments
         plans = GaugeMetricFamily("echosts_fault_plans", "Fault plans stored.")
-        plans.add_metric([], len(self.gateway.context.plans))
+        plans.add_metric([], len(self.fleet.plans))
         yield plans
         draining = GaugeMetricFamily(
             "echosts_draining", "1 while the service drains for shutdown, else 0."
         )
-        draining.add_metric([], 1 if self.gateway.context.draining else 0)
+        draining.add_metric([], 1 if self.fleet.draining else 0)
         yield draining
         build = GaugeMetricFamily(
             "echosts_build_info",
@@ -222,10 +221,25 @@ class LiveState(Collector):
         yield build
 
 
+class Scrape(Collector):
+    """What /metrics shows of a registry: every series but the ``*_created`` ones.
+
+    They double a scrape's size for nothing a soak dashboard uses, and prometheus_client can
+    switch them off only for the whole process, every other registry in it included.
+    """
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+
+    def collect(self) -> Iterator[Metric]:
+        for metric in self.registry.collect():
+            kept = Metric(metric.name, metric.documentation, metric.type, metric.unit)
+            kept.samples = [s for s in metric.samples if not s.name.endswith("_created")]
+            yield kept
+
+
 def make_registry() -> CollectorRegistry:
     """A registry with the standard process, platform and GC collectors."""
-    # The *_created series only double a scrape's size for a soak dashboard's purposes.
-    disable_created_metrics()
     registry = CollectorRegistry()
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)

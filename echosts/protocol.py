@@ -1,4 +1,4 @@
-"""Event names, strict models of what a worker sends, and builders of what the server sends.
+"""Event names and strict models of what a worker sends.
 
 Inbound models are strict (``"48000"``, ``48000.0`` and ``true`` are not integers), ignore
 unknown extra fields, and refuse ``null`` for every field: an optional field is omitted, not
@@ -61,10 +61,6 @@ NO_PAYLOAD: Any = type("NoPayload", (), {"__repr__": lambda _self: "<no payload>
 MAX_FRAGMENT_CHARS = 10 * 1024 * 1024
 """The protocol's own ceiling on ``audio.data_base64``, in characters."""
 MAX_DELAY_MS = 60_000
-TRANSCRIPT = "[ECHO] Original audio"
-TRANSLATED_TEXT = "[ECHO] Translated audio"
-MODEL_METADATA = {"asr_model": "echo", "translation_model": "echo", "tts_model": "echo"}
-CAPABILITIES = {"batch_processing": False, "async_delivery": True}
 
 
 class Inbound(BaseModel):
@@ -262,9 +258,25 @@ def json_type(value: Any) -> str:
     return "no payload" if value is NO_PAYLOAD else type(value).__name__
 
 
-def stage_timings(processing_time_ms: int) -> dict[str, int]:
-    """30/30/40 per cent of the processing time, in integers that add up to it."""
-    asr = processing_time_ms * 30 // 100
-    translation = processing_time_ms * 30 // 100
-    tts = processing_time_ms - asr - translation
-    return {"asr_ms": asr, "translation_ms": translation, "tts_ms": tts}
+def show(value: Any, limit: int = 64) -> str:
+    """A short repr for messages: a worker's values may be arbitrarily long."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def readable_id(value: Any) -> str | None:
+    """An id from a payload not yet validated, when it could be a valid one; else None."""
+    return value if isinstance(value, str) and 0 < len(value) <= 256 else None
+
+
+def readable_sequence(value: Any) -> int | None:
+    """A sequence number from a payload not yet validated, when it is one; else None."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return None
+
+
+def decoded_size(data_base64: str) -> int:
+    """Bytes of audio a padded base64 string carries, without decoding it."""
+    padding = 2 if data_base64.endswith("==") else 1 if data_base64.endswith("=") else 0
+    return len(data_base64) // 4 * 3 - padding

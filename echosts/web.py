@@ -9,11 +9,11 @@ from typing import Any
 
 import socketio
 import tornado.web
-from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.registry import Collector
 
 from echosts import __version__
-from echosts.gateway import Gateway
+from echosts.fleet import Fleet
 
 access_log = logging.getLogger("echosts.access")
 
@@ -39,6 +39,14 @@ def socketio_handler(sio: socketio.AsyncServer, *, compression: bool) -> type[An
     return EchoSocketHandler
 
 
+class JsonError(tornado.web.HTTPError):
+    """An HTTP error that answers a JSON body: the message, and what else names the problem."""
+
+    def __init__(self, status_code: int, message: str, **details: Any) -> None:
+        super().__init__(status_code)
+        self.body = {"error": message, **details}
+
+
 class JsonHandler(tornado.web.RequestHandler):
     """Answers JSON that no cache keeps: every HTTP route but /metrics."""
 
@@ -49,20 +57,22 @@ class JsonHandler(tornado.web.RequestHandler):
         self.finish(json.dumps(body))
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
-        self.reply(status_code, {"error": self._reason})
+        problem = kwargs.get("exc_info", (None, None, None))[1]
+        body = problem.body if isinstance(problem, JsonError) else {"error": self._reason}
+        self.reply(status_code, body)
 
 
 class HealthHandler(JsonHandler):
-    def initialize(self, gateway: Gateway, started: float) -> None:
-        self.gateway = gateway
+    def initialize(self, fleet: Fleet, started: float) -> None:
+        self.fleet = fleet
         self.started = started
 
     def get(self) -> None:
-        draining = self.gateway.context.draining
+        draining = self.fleet.draining
         body = {
             "status": "draining" if draining else "healthy",
-            "sessions": self.gateway.session_count,
-            "connections": self.gateway.connection_count,
+            "sessions": self.fleet.session_count,
+            "connections": self.fleet.connection_count,
             "uptime_seconds": round(time.monotonic() - self.started, 3),
             "version": __version__,
         }
@@ -70,7 +80,7 @@ class HealthHandler(JsonHandler):
 
 
 class MetricsHandler(tornado.web.RequestHandler):
-    def initialize(self, registry: CollectorRegistry) -> None:
+    def initialize(self, registry: Collector) -> None:
         self.registry = registry
 
     def get(self) -> None:

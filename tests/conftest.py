@@ -14,7 +14,7 @@ from tornado.testing import bind_unused_port
 
 from echosts.app import EchoService
 from echosts.config import Settings
-from echosts.context import ServiceContext
+from echosts.context import Capabilities
 from tests.workers import Worker
 
 
@@ -62,8 +62,7 @@ def start_server(
 
     def start(base: Settings | None = None, **overrides: Any) -> RunningServer:
         settings = dataclasses.replace(base or Settings(host="127.0.0.1", port=0), **overrides)
-        context = ServiceContext(settings=settings, rng=random.Random(1234))
-        service = EchoService.create(settings, context)
+        service = EchoService.create(settings, Capabilities(rng=random.Random(1234)))
         sock, port = bind_unused_port()
         service.listen([sock])
         server = RunningServer(service, port)

@@ -46,7 +46,7 @@ async def test_bad_or_missing_token_is_refused_with_auth_failed(start_server, au
     assert error["data"]["severity"] == "fatal"
     assert error["data"]["retryable"] is False
     assert "k1" not in error["data"]["message"]
-    assert server.service.gateway.connection_count == 0
+    assert server.service.fleet.connection_count == 0
 
 
 async def test_connection_limit_refuses_with_rate_limit(start_server) -> None:
@@ -81,7 +81,7 @@ async def test_headers_are_recorded_and_worker_id_defaults_to_them(make_worker, 
     worker = await make_worker().connect(headers={"X-Stream-ID": "h-1", "X-Worker-ID": "w-9"})
     await worker.emit("stream:init", {"stream_id": "h-1", "config": {}})
     await worker.next("stream:ready")
-    (handle,) = server.service.gateway.handles()
+    (handle,) = server.service.fleet.links()
     assert handle.core.header_stream_id == "h-1"
     assert handle.core.session.worker_id == "w-9"
 
@@ -90,6 +90,6 @@ async def test_one_connection_joining_both_namespaces_counts_once(server) -> Non
     client = socketio.AsyncClient(reconnection=False)
     try:
         await client.connect(server.url, transports=["websocket"], namespaces=["/", "/sts"])
-        assert server.service.gateway.connection_count == 1
+        assert server.service.fleet.connection_count == 1
     finally:
         await client.shutdown()

@@ -36,7 +36,7 @@ async def test_plan_can_be_stored_read_and_deleted(server) -> None:
 async def test_stream_ids_in_paths_are_url_decoded(server) -> None:
     await call(server.url, "PUT", "/admin/streams/s%2042/plan", {"drop_processed": [1]})
     now = IOLoop.current().time()
-    assert server.service.context.plans.get("s 42", now).plan.dropped() == frozenset({1})
+    assert server.service.fleet.plans.get("s 42", now).plan.dropped() == frozenset({1})
 
 
 @pytest.mark.parametrize(

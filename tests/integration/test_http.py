@@ -31,7 +31,7 @@ async def test_health_reports_status_counts_uptime_and_version(make_worker, serv
 
 
 async def test_health_answers_503_while_draining(server) -> None:
-    server.service.context.draining = True
+    server.service.fleet.draining = True
     code, body = await get_health(server.url)
     assert (code, body["status"]) == (503, "draining")
 
@@ -71,7 +71,7 @@ def test_one_setting_drives_both_message_ceilings(start_server, size: int) -> No
 async def test_healthcheck_command_passes_on_healthy_and_fails_otherwise(server) -> None:
     url = f"{server.url}/health"
     assert await IOLoop.current().run_in_executor(None, healthcheck.main, [url]) == 0
-    server.service.context.draining = True
+    server.service.fleet.draining = True
     assert await IOLoop.current().run_in_executor(None, healthcheck.main, [url]) == 1
     closed = f"http://127.0.0.1:{bind_unused_port()[1]}/health"
     assert await IOLoop.current().run_in_executor(None, healthcheck.main, [closed]) == 1

@@ -64,7 +64,7 @@ async def test_server_disconnects_after_complete(start_server) -> None:
         await asyncio.wait_for(worker.disconnected.wait(), 5)
         assert IOLoop.current().time() - began >= 0.25
         assert worker.disconnect_reason == socketio.AsyncClient.reason.SERVER_DISCONNECT
-        await settle(lambda: server.service.gateway.connection_count == 0)
+        await settle(lambda: server.service.fleet.connection_count == 0)
     finally:
         await worker.close()
 
@@ -82,25 +82,25 @@ async def test_new_init_after_complete_cancels_the_auto_disconnect(start_server)
 
 
 async def test_disconnect_mid_delay_frees_the_session_and_its_timer(make_worker, server) -> None:
-    gateway = server.service.gateway
+    fleet = server.service.fleet
     worker = await make_worker().connect()
     await worker.start("s")
     await worker.configure("config:processing_delay", {"delay_ms": 300})
     await worker.emit("fragment:data", fragment("s", 0))
     await worker.next("fragment:ack")
-    (handle,) = gateway.handles()
+    (handle,) = fleet.links()
     assert handle.timer is not None
     await worker.sio.disconnect()
-    await settle(lambda: gateway.connection_count == 0)
+    await settle(lambda: fleet.connection_count == 0)
     assert handle.timer is None
     assert handle.closed
-    assert gateway.session_count == 0
+    assert fleet.session_count == 0
     await asyncio.sleep(0.4)
     assert list(handle.outbox) == []
 
 
 async def test_disconnect_after_end_before_complete_is_clean(make_worker, server) -> None:
-    gateway = server.service.gateway
+    fleet = server.service.fleet
     worker = await make_worker().connect()
     await worker.start("s")
     await worker.configure("config:processing_delay", {"delay_ms": 200})
@@ -108,18 +108,18 @@ async def test_disconnect_after_end_before_complete_is_clean(make_worker, server
     await worker.emit("stream:end", {"stream_id": "s"})
     await worker.next("fragment:ack")
     await worker.sio.disconnect()
-    await settle(lambda: gateway.connection_count == 0)
+    await settle(lambda: fleet.connection_count == 0)
     await asyncio.sleep(0.3)
-    assert gateway.session_count == 0
+    assert fleet.session_count == 0
 
 
 async def test_health_counts_follow_connections_and_sessions(make_worker, server) -> None:
-    gateway = server.service.gateway
+    fleet = server.service.fleet
     first = await make_worker().connect()
     second = await make_worker().connect()
     await first.start("a")
-    assert (gateway.connection_count, gateway.session_count) == (2, 1)
+    assert (fleet.connection_count, fleet.session_count) == (2, 1)
     await first.sio.disconnect()
     await second.sio.disconnect()
-    await settle(lambda: gateway.connection_count == 0)
-    assert gateway.session_count == 0
+    await settle(lambda: fleet.connection_count == 0)
+    assert fleet.session_count == 0

@@ -64,9 +64,9 @@ async def test_sessions_ending_every_way_release_all_their_state(start_server) -
         with pytest.raises(socketio.exceptions.ConnectionError):
             await refused.connect(auth={"token": "wrong"})
         await refused.close()
-    await settle(lambda: service.gateway.connection_count == 0)
+    await settle(lambda: service.fleet.connection_count == 0)
     await settle(lambda: not service.sio.eio.sockets)
-    assert service.gateway.session_count == 0
+    assert service.fleet.session_count == 0
     assert service.gateway._by_sid == {}
     assert service.sio.environ == {}
     assert all(not rooms for rooms in service.sio.manager.rooms.values())

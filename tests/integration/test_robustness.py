@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from echosts.session import Connection
+from echosts.connection import Connection
 from tests.workers import fragment
 
 SHAPES = [None, [], [1, {"a": None}], "text", 0, 1.5, True, {"nested": {"garbage": [None]}}]
@@ -63,7 +63,7 @@ async def test_client_events_named_like_lifecycle_events_are_refused(
     report = await worker.next("error")
     assert report["code"] == "INVALID_CONFIG"
     assert f"'{event}'" in report["message"]
-    assert server.service.gateway.session_count == 1
+    assert server.service.fleet.session_count == 1
     await worker.emit("fragment:data", fragment("s", 0))
     assert (await worker.next("fragment:processed"))["status"] == "success"
 

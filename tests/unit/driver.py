@@ -8,8 +8,11 @@ import random
 from typing import Any
 
 from echosts.config import Settings
-from echosts.context import ServiceContext
-from echosts.session import Close, Connection, Emit, Output
+from echosts.connection import Connection
+from echosts.context import Capabilities
+from echosts.observe import Observer
+from echosts.outputs import Close, Emit, Output
+from echosts.plans import PlanBook
 
 START = 1000.0
 
@@ -39,18 +42,30 @@ def fragment(seq: int, stream_id: str = "s", **fields: Any) -> dict[str, Any]:
 
 
 class Driver:
-    def __init__(self, *, headers: dict[str, str] | None = None, **settings: Any) -> None:
+    def __init__(
+        self,
+        *,
+        headers: dict[str, str] | None = None,
+        observer: Observer | None = None,
+        **settings: Any,
+    ) -> None:
         self.now = START
         ids = itertools.count(1)
-        self.context = ServiceContext(
-            settings=Settings(**settings),
+        self.settings = Settings(**settings)
+        self.capabilities = Capabilities(
             rng=random.Random(42),
             new_id=lambda: f"id-{next(ids)}",
             wall_time=lambda: 1_700_000_000.0 + (self.now - START),
+            observer=observer or Observer(),
         )
+        self.plans = PlanBook(self.settings.max_plans, self.settings.plan_idle_expiry_s)
+        self.draining = False
         headers = headers or {}
         self.connection = Connection(
-            self.context,
+            self.settings,
+            self.capabilities,
+            self.plans,
+            draining=lambda: self.draining,
             header_stream_id=headers.get("X-Stream-ID"),
             header_worker_id=headers.get("X-Worker-ID"),
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from echosts.errors import ERROR_TRAITS, ErrorCode, Rejection, refusal_data
+from echosts.errors import ERROR_TRAITS, ErrorCode
 
 TABLE = [
     ("AUTH_FAILED", "fatal", False),
@@ -29,33 +29,3 @@ def test_code_has_its_severity_and_retryability(code: str, severity: str, retrya
 
 def test_table_covers_every_code() -> None:
     assert {row[0] for row in TABLE} == {code.value for code in ErrorCode}
-
-
-def test_rejection_payload_has_the_protocol_fields() -> None:
-    payload = Rejection(
-        ErrorCode.QUEUE_FULL, "full", stream_id="s", fragment_id="f", metadata={"limit": 2}
-    ).payload(lambda: "e-1")
-    assert payload == {
-        "error_id": "e-1",
-        "stream_id": "s",
-        "fragment_id": "f",
-        "code": "QUEUE_FULL",
-        "message": "full",
-        "severity": "warning",
-        "retryable": True,
-        "metadata": {"limit": 2},
-    }
-
-
-def test_rejection_payload_leaves_out_unknown_ids() -> None:
-    payload = Rejection(ErrorCode.INVALID_CONFIG, "bad").payload(lambda: "e")
-    assert set(payload) == {"error_id", "code", "message", "severity", "retryable"}
-
-
-def test_refusal_data_is_structured() -> None:
-    assert refusal_data(ErrorCode.AUTH_FAILED, "no") == {
-        "code": "AUTH_FAILED",
-        "message": "no",
-        "severity": "fatal",
-        "retryable": False,
-    }

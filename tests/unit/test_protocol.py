@@ -44,13 +44,6 @@ def test_json_type_names_what_was_sent(value: object, name: str) -> None:
     assert p.json_type(value) == name
 
 
-@pytest.mark.parametrize("total", [0, 1, 7, 10, 99, 1234])
-def test_stage_timings_split_30_30_40_and_add_up(total: int) -> None:
-    timings = p.stage_timings(total)
-    assert sum(timings.values()) == total
-    assert timings["asr_ms"] == timings["translation_ms"] == total * 30 // 100
-
-
 @pytest.mark.parametrize("data", ["", "QUJD", "QUI=", "QQ=="])
 def test_padded_base64_is_valid(data: str) -> None:
     audio = {"format": "m4a", "sample_rate_hz": 8000, "channels": 1, "duration_ms": 0}

@@ -383,7 +383,7 @@ def test_invalid_simulated_disconnect_is_invalid_config(payload: object) -> None
 
 def test_plan_applies_to_a_new_session_of_its_stream() -> None:
     driver = Driver()
-    driver.context.plans.put(
+    driver.plans.put(
         "s-42",
         plan(
             error_simulation={"rules": [rule(value=1, code="MODEL_ERROR")]},
@@ -400,14 +400,14 @@ def test_plan_applies_to_a_new_session_of_its_stream() -> None:
 
 def test_plan_of_another_stream_does_not_apply() -> None:
     driver = Driver()
-    driver.context.plans.put("other", plan(processing_delay={"delay_ms": 100}), driver.now)
+    driver.plans.put("other", plan(processing_delay={"delay_ms": 100}), driver.now)
     driver.init("s")
     assert only(driver.fragment(0), "fragment:ack")["estimated_completion_ms"] == 0
 
 
 def test_config_event_overrides_the_plan_and_a_later_plan_overrides_it_again() -> None:
     driver = Driver()
-    driver.context.plans.put("s", plan(processing_delay={"delay_ms": 100}), driver.now)
+    driver.plans.put("s", plan(processing_delay={"delay_ms": 100}), driver.now)
     driver.init("s")
     driver.delay(300)
     assert only(driver.fragment(0), "fragment:ack")["estimated_completion_ms"] == 300
@@ -418,7 +418,7 @@ def test_config_event_overrides_the_plan_and_a_later_plan_overrides_it_again() -
 
 def test_dropped_fragment_is_never_emitted_and_holds_nothing_back() -> None:
     driver = Driver()
-    driver.context.plans.put("s", plan(drop_processed=[0]), driver.now)
+    driver.plans.put("s", plan(drop_processed=[0]), driver.now)
     driver.init("s")
     driver.delay(500)
     driver.fragment(0)
@@ -434,7 +434,7 @@ def test_dropped_fragment_is_never_emitted_and_holds_nothing_back() -> None:
 
 def test_dropped_fragment_does_not_delay_complete_and_counts_as_dropped() -> None:
     driver = Driver()
-    driver.context.plans.put("s", plan(drop_processed=[1]), driver.now)
+    driver.plans.put("s", plan(drop_processed=[1]), driver.now)
     driver.init("s")
     for seq in range(3):
         driver.fragment(seq)
@@ -447,7 +447,7 @@ def test_dropped_fragment_does_not_delay_complete_and_counts_as_dropped() -> Non
 
 def test_dropped_fragment_leaving_clears_backpressure_at_once() -> None:
     driver = Driver()
-    driver.context.plans.put("s", plan(drop_processed=[1]), driver.now)
+    driver.plans.put("s", plan(drop_processed=[1]), driver.now)
     driver.init("s", max_inflight=1)
     driver.delay(1000)
     driver.fragment(0)
@@ -486,7 +486,7 @@ def test_plan_does_not_touch_a_completed_session() -> None:
     driver.init("s")
     driver.send("stream:end", {"stream_id": "s"})
     assert driver.connection.apply_plan(plan(drop_processed=[0]), driver.now) == []
-    assert driver.connection.session.drop_sequences == frozenset()
+    assert driver.connection.session.faults.drops == frozenset()
 
 
 def test_control_disconnect_is_scheduled_on_the_connection() -> None:
@@ -507,10 +507,8 @@ class FaultTally(Observer):
 
 
 def tallied() -> tuple[Driver, FaultTally]:
-    driver = Driver()
     tally = FaultTally()
-    driver.context.observer = tally
-    return driver, tally
+    return Driver(observer=tally), tally
 
 
 def test_faults_are_counted_once_each_when_the_fragment_leaves() -> None:

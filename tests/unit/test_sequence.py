@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from echosts.ordering import InFlightFragment, OrderedInFlight, Outcome
+from echosts.outputs import Outcome
+from echosts.sequence import InFlightFragment, OrderedInFlight
 
 
 def entry(seq: int, due: float, *, dropped: bool = False) -> InFlightFragment:

@@ -1,0 +1,316 @@
+"""The pure core of one Engine.IO connection: an event in, the outputs to emit out.
+
+Each worker event goes: handler table -> payload check -> admission table (``state.py``) ->
+the session's own method (``stream.py``) -> outputs (``outputs.py``). Nothing here does IO,
+awaits or reads a clock: every entry point takes ``now`` (monotonic seconds), and
+``next_deadline()`` says when ``on_timer`` must be called next. The connection, not the
+session, owns the deadlines: the auto-disconnect outlives a completed session, and
+``simulate:disconnect`` needs no session at all.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import partial
+from typing import Any, Final
+
+from echosts import outputs
+from echosts import protocol as p
+from echosts.config import Settings
+from echosts.context import Capabilities
+from echosts.errors import ErrorCode, Rejection
+from echosts.outputs import Close, Output
+from echosts.plans import FaultPlan, PlanBook
+from echosts.state import Phase, State, Trigger, refusal
+from echosts.stream import StreamSession
+
+log = logging.getLogger("echosts.connection")
+
+Handler = Callable[[Any, float], list[Output]]
+UNNAMED: Final = object()
+"""Stands for "the event names no stream", as opposed to naming a wrong one."""
+
+
+CONFIG_EVENTS: dict[str, tuple[type[Any], Callable[..., list[Output]]]] = {
+    p.CONFIG_PROCESSING_DELAY: (p.ProcessingDelay, StreamSession.configure_delay),
+    p.CONFIG_ERROR_SIMULATION: (p.ErrorSimulation, StreamSession.configure_errors),
+    p.CONFIG_BACKPRESSURE: (p.Backpressure, StreamSession.configure_backpressure),
+}
+"""Each ``config:*`` event: the model its payload must fit, and the session's method for it."""
+
+
+def _never_draining() -> bool:
+    return False
+
+
+class Connection:
+    """At most one session at a time, and the connection's own deadlines."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        capabilities: Capabilities,
+        plans: PlanBook,
+        *,
+        draining: Callable[[], bool] = _never_draining,
+        header_stream_id: str | None = None,
+        header_worker_id: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.capabilities = capabilities
+        self.plans = plans
+        self.draining = draining
+        self.header_stream_id = header_stream_id
+        self.header_worker_id = header_worker_id
+        self.session: StreamSession | None = None
+        self.closing = False
+        self._auto_disconnect_at: float | None = None
+        self._disconnect: tuple[float, str] | None = None
+        """The earliest scheduled disconnect and its reason; a later one cannot come first."""
+        self._handlers: dict[str, Handler] = {
+            p.STREAM_INIT: self._stream_init,
+            p.FRAGMENT_DATA: self._fragment_data,
+            p.FRAGMENT_ACK: self._worker_ack,
+            p.STREAM_PAUSE: partial(self._control, p.STREAM_PAUSE, Trigger.PAUSE),
+            p.STREAM_RESUME: partial(self._control, p.STREAM_RESUME, Trigger.RESUME),
+            p.STREAM_END: partial(self._control, p.STREAM_END, Trigger.END),
+            p.SIMULATE_DISCONNECT: self._simulate_disconnect,
+        }
+        for event, (model, apply) in CONFIG_EVENTS.items():
+            self._handlers[event] = partial(self._configure, event, model, apply)
+
+    @property
+    def phase(self) -> Phase:
+        return self.session.state if self.session is not None else None
+
+    # entry points
+
+    def receive(self, event: str, args: tuple[Any, ...], now: float) -> list[Output]:
+        """Handles one event the worker sent; its payload is the first argument."""
+        if self.closing:
+            return []
+        payload = args[0] if args else p.NO_PAYLOAD
+        handler = self._handlers.get(event)
+        self.capabilities.observer.event_received(event if handler is not None else "unknown")
+        if handler is None:
+            message = f"unknown event {p.show(event)}: this server does not define it"
+            out = self._reject(self._rejection(ErrorCode.INVALID_CONFIG, message, event))
+        else:
+            out = handler(payload, now)
+        out.extend(self._settle(now))
+        return out
+
+    def on_timer(self, now: float) -> list[Output]:
+        """Handles every deadline that has passed by ``now``."""
+        if self.closing:
+            return []
+        return self._settle(now)
+
+    def next_deadline(self) -> float | None:
+        if self.closing:
+            return None
+        deadlines = [self._auto_disconnect_at, self._disconnect[0] if self._disconnect else None]
+        if self.session is not None:
+            deadlines.append(self.session.inflight.next_due())
+        return min((d for d in deadlines if d is not None), default=None)
+
+    def expire_inflight(self, now: float, message: str) -> list[Output]:
+        """Fails every unfinished fragment at once with TIMEOUT (the shutdown deadline)."""
+        if self.session is not None and not self.closing:
+            self.session.expire(now, message)
+        return self.on_timer(now)
+
+    def apply_plan(self, plan: FaultPlan, now: float) -> list[Output]:
+        """A fault plan stored for this connection's stream applies at once; last writer wins."""
+        session = self.session
+        if session is None or session.state is State.COMPLETED or self.closing:
+            return []
+        out = session.apply_plan(plan, now)
+        out.extend(self._settle(now))
+        return out
+
+    def schedule_disconnect(self, now: float, delay_ms: int, reason: str) -> list[Output]:
+        """Drops the connection ``delay_ms`` from now, session or not."""
+        if self.closing:
+            return []
+        self._schedule_disconnect(now + delay_ms / 1000, reason)
+        return self._settle(now)
+
+    # worker events
+
+    def _stream_init(self, payload: Any, now: float) -> list[Output]:
+        event = p.STREAM_INIT
+        if self.draining():
+            message = "stream:init refused: the server is draining for shutdown"
+            return self._reject(Rejection(ErrorCode.RATE_LIMIT, message, metadata={"event": event}))
+        parsed = p.validate(p.StreamInit, payload)
+        if isinstance(parsed, tuple):
+            return self._invalid(event, parsed)
+        if (rejection := self._admit(event)) is not None:
+            return self._reject(rejection)
+        worker_id = parsed.worker_id or self.header_worker_id or "unknown"
+        session_id = self.capabilities.new_id()
+        session = StreamSession(parsed, worker_id, session_id, self.settings, self.capabilities)
+        self.session = session
+        self._auto_disconnect_at = None
+        out: list[Output] = [
+            outputs.stream_ready(session.stream_id, session_id, session.max_inflight)
+        ]
+        plan = self.plans.use(session.stream_id, now)
+        if plan is not None:
+            out.extend(session.apply_plan(plan, now))
+        self.capabilities.observer.stream_started()
+        session.log.info(
+            "stream started: worker_id=%s max_inflight=%d", worker_id, session.max_inflight
+        )
+        return out
+
+    def _fragment_data(self, payload: Any, now: float) -> list[Output]:
+        event = p.FRAGMENT_DATA
+        if not isinstance(payload, dict):
+            return self._invalid(
+                event, ("", f"payload must be a JSON object, got {p.json_type(payload)}")
+            )
+        fragment_id = p.readable_id(payload.get("fragment_id"))
+        rejection = self._admit(event, payload.get("stream_id"), fragment_id)
+        if rejection is None and self.session is not None:
+            result = self.session.receive_fragment(payload, now)
+            if not isinstance(result, Rejection):
+                return result
+            rejection = result
+        return self._reject(rejection) if rejection is not None else []
+
+    def _worker_ack(self, payload: Any, now: float) -> list[Output]:
+        parsed = p.validate(p.WorkerAck, payload)
+        if isinstance(parsed, tuple):
+            return self._invalid(p.FRAGMENT_ACK, parsed)
+        if self.session is not None:
+            self.session.record_ack(parsed)
+        return []
+
+    def _control(self, event: str, trigger: Trigger, payload: Any, now: float) -> list[Output]:
+        """``stream:pause``, ``stream:resume`` and ``stream:end``: the whole payload first."""
+        parsed = p.validate(p.StreamControl, payload)
+        if isinstance(parsed, tuple):
+            return self._invalid(event, parsed)
+        if (rejection := self._admit(event, parsed.stream_id)) is not None:
+            return self._reject(rejection)
+        if self.session is not None:
+            self.session.move(trigger, parsed.reason)
+        return []
+
+    def _configure(
+        self,
+        event: str,
+        model: type[p.M],
+        apply: Callable[[StreamSession, p.M, float], list[Output]],
+        payload: Any,
+        now: float,
+    ) -> list[Output]:
+        """A ``config:*`` event: the session first, then the payload, then its own ack."""
+        if (rejection := self._admit(event)) is not None:
+            return self._reject(rejection)
+        parsed = p.validate(model, payload)
+        if isinstance(parsed, tuple):
+            log.info("%s rejected: %s", event, parsed[1], extra={"stream_id": self._stream_id()})
+            return [outputs.config_rejected(event, parsed[1])]
+        return apply(self.session, parsed, now) if self.session is not None else []
+
+    def _simulate_disconnect(self, payload: Any, now: float) -> list[Output]:
+        event = p.SIMULATE_DISCONNECT
+        parsed = p.validate(p.SimulateDisconnect, payload)
+        if isinstance(parsed, tuple):
+            return self._invalid(event, parsed)
+        reason = parsed.reason or event
+        self._schedule_disconnect(now + parsed.delay_ms / 1000, reason)
+        at_ms = round(self.capabilities.wall_time() * 1000) + parsed.delay_ms
+        log.info(
+            "disconnect scheduled: stream_id=%s delay_ms=%d reason=%s",
+            self._stream_id(),
+            parsed.delay_ms,
+            reason,
+            extra={"stream_id": self._stream_id()},
+        )
+        return [outputs.disconnect_scheduled(at_ms)]
+
+    # helpers
+
+    def _settle(self, now: float) -> list[Output]:
+        """Releases what is due, completes an ending stream, and closes when it is time."""
+        out: list[Output] = []
+        session = self.session
+        if session is not None:
+            out.extend(session.release_due(now))
+            if session.state is State.ENDING and not session.inflight:
+                out.append(session.complete(now))
+                self._auto_disconnect_at = now + self.settings.auto_disconnect_s
+        reasons = []
+        if self._disconnect is not None and self._disconnect[0] <= now:
+            reasons.append(self._disconnect[1])
+        if self._auto_disconnect_at is not None and self._auto_disconnect_at <= now:
+            reasons.append("auto-disconnect after stream:complete")
+        if reasons:
+            self._auto_disconnect_at = None
+            self._disconnect = None
+            self.closing = True
+            out.append(Close(reasons[0]))
+        return out
+
+    def _schedule_disconnect(self, due: float, reason: str) -> None:
+        self.capabilities.observer.fault_injected("disconnect")
+        if self._disconnect is None or due < self._disconnect[0]:
+            self._disconnect = (due, reason)
+
+    def _stream_id(self) -> str | None:
+        return self.session.stream_id if self.session is not None else None
+
+    def _admit(
+        self, event: str, claimed: Any = UNNAMED, fragment_id: str | None = None
+    ) -> Rejection | None:
+        """None when ``event`` may go on: it names this connection's stream, if it names one,
+        and the admission table lets the current phase take it."""
+        session = self.session
+        if session is not None and claimed is not UNNAMED and claimed != session.stream_id:
+            message = (
+                f"{event}: stream_id {p.show(claimed)} is not this connection's stream "
+                f"{p.show(session.stream_id)}"
+            )
+            return self._rejection(ErrorCode.STREAM_NOT_FOUND, message, event, fragment_id)
+        refused = refusal(event, self.phase)
+        if refused is None:
+            return None
+        stream_id = session.stream_id if session is not None else None
+        if session is None and claimed is not UNNAMED:
+            stream_id = p.readable_id(claimed)
+        message = refused.message(event, p.show(stream_id), self.phase)
+        return Rejection(refused.code, message, stream_id, fragment_id, {"event": event})
+
+    def _rejection(
+        self, code: ErrorCode, message: str, event: str, fragment_id: str | None = None
+    ) -> Rejection:
+        return Rejection(code, message, self._stream_id(), fragment_id, {"event": event})
+
+    def _invalid(self, event: str, problem: tuple[str, str]) -> list[Output]:
+        field, message = problem
+        metadata = {"event": event, "field": field} if field else {"event": event}
+        code = ErrorCode.INVALID_CONFIG
+        return self._reject(
+            Rejection(code, f"{event}: {message}", self._stream_id(), None, metadata)
+        )
+
+    def _reject(self, rejection: Rejection) -> list[Output]:
+        event = rejection.event
+        self.capabilities.observer.event_rejected(
+            event if event in self._handlers else "unknown", rejection.code.value
+        )
+        log.info(
+            "rejected %s: code=%s stream_id=%s fragment_id=%s: %s",
+            event,
+            rejection.code.value,
+            rejection.stream_id,
+            rejection.fragment_id,
+            rejection.message,
+            extra={"stream_id": rejection.stream_id, "fragment_id": rejection.fragment_id},
+        )
+        return [outputs.error(rejection, self.capabilities.new_id())]

@@ -1,0 +1,125 @@
+"""Every open connection, and what the rest of the service asks of them all.
+
+``/health``, ``/metrics``, the control API and shutdown depend on this registry, not on the
+gateway: counts and sessions to read, plans and disconnects to apply to a stream's
+connections, and waiting until nothing is in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from functools import partial
+
+from echosts.connection import Connection
+from echosts.link import Link
+from echosts.outputs import Output
+from echosts.plans import FaultPlan, PlanBook
+from echosts.stream import StreamSession
+
+
+class Fleet:
+    def __init__(self, plans: PlanBook) -> None:
+        self.plans = plans
+        self.draining = False
+        """Set once on shutdown: new connections and streams are refused from then on."""
+        self._links: dict[str, Link] = {}
+        self._idle: asyncio.Event | None = None
+
+    def add(self, link: Link) -> None:
+        self._links[link.eio_sid] = link
+
+    def remove(self, link: Link) -> None:
+        self._links.pop(link.eio_sid, None)
+        self.check_idle()
+
+    def get(self, eio_sid: str) -> Link | None:
+        return self._links.get(eio_sid)
+
+    def links(self) -> list[Link]:
+        return list(self._links.values())
+
+    @property
+    def connection_count(self) -> int:
+        return len(self._links)
+
+    def sessions(self) -> list[StreamSession]:
+        """The session of every open connection that has one, in any state."""
+        return [link.core.session for link in self._links.values() if link.core.session]
+
+    @property
+    def session_count(self) -> int:
+        return len(self.sessions())
+
+    @property
+    def inflight_count(self) -> int:
+        return sum(len(session.inflight) for session in self.sessions())
+
+    def status(self) -> str:
+        """One line of live counts, for systemd's STATUS= and the logs."""
+        state = "draining" if self.draining else "serving"
+        return (
+            f"{state}: {self.connection_count} connections, {self.session_count} sessions, "
+            f"{self.inflight_count} fragments in flight"
+        )
+
+    def streams(self, stream_id: str) -> list[Link]:
+        """Every open connection whose session has ``stream_id``, whatever its state."""
+        return [
+            link
+            for link in self._links.values()
+            if link.core.session is not None and link.core.session.stream_id == stream_id
+        ]
+
+    def apply_plan(self, stream_id: str, plan: FaultPlan) -> int:
+        """Applies a freshly stored plan at once to the stream's sessions; returns how many."""
+        return self._for_stream(stream_id, lambda core, now: core.apply_plan(plan, now), "plan")
+
+    def disconnect_stream(self, stream_id: str, delay_ms: int) -> int:
+        """Drops every connection of ``stream_id`` after ``delay_ms``; returns how many."""
+        reason = "disconnect requested through the control API"
+        return self._for_stream(
+            stream_id,
+            lambda core, now: core.schedule_disconnect(now, delay_ms, reason),
+            "control disconnect",
+        )
+
+    def _for_stream(
+        self, stream_id: str, call: Callable[[Connection, float], list[Output]], what: str
+    ) -> int:
+        links = self.streams(stream_id)
+        for link in links:
+            link.step(partial(call, link.core), what)
+        return len(links)
+
+    def expire_all(self, message: str) -> None:
+        """Ends every connection's unfinished fragments now as TIMEOUT failures."""
+        for link in self.links():
+            link.step(partial(link.core.expire_inflight, message=message), "drain deadline")
+
+    async def wait_idle(self, timeout: float) -> bool:
+        """Waits until no fragment is in flight anywhere; False when ``timeout`` ran out."""
+        self._idle = asyncio.Event()
+        self.check_idle()
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    def check_idle(self) -> None:
+        if self._idle is not None and not self._idle.is_set() and self.inflight_count == 0:
+            self._idle.set()
+
+    async def flush(self) -> None:
+        """Waits until every connection's outbox is sent."""
+        while pending := [
+            link.sender
+            for link in self._links.values()
+            if link.sender is not None and not link.sender.done()
+        ]:
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def disconnect_all(self, reason: str) -> None:
+        for link in self.links():
+            await link.close(reason)

@@ -1,0 +1,134 @@
+"""One Engine.IO connection as the server holds it: its core, one outbox, one timer.
+
+Each core call runs with the loop's clock before anything can yield, so a connection's events
+are handled in arrival order; the outputs go through one ordered outbox, drained by one
+task, so a ``fragment:processed`` can never overtake its ``fragment:ack``; and the one IOLoop
+timer is re-armed from the core's ``next_deadline()`` after every call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable
+
+import socketio
+from tornado.ioloop import IOLoop
+
+from echosts.connection import Connection
+from echosts.outputs import Close, Emit, Output
+
+log = logging.getLogger("echosts.gateway")
+
+CoreCall = Callable[[float], list[Output]]
+
+
+class Link:
+    def __init__(
+        self,
+        sio: socketio.AsyncServer,
+        eio_sid: str,
+        core: Connection,
+        home_namespace: str,
+        after_step: Callable[[], None],
+    ) -> None:
+        self.sio = sio
+        self.eio_sid = eio_sid
+        self.core = core
+        self.namespaces: dict[str, str] = {}
+        """The Socket.IO sid of this connection in each namespace it joined."""
+        self.home_namespace = home_namespace
+        """Where events the timer causes go: the namespace of the latest stream:init."""
+        self.sender: asyncio.Task[None] | None = None
+        self.closed = False
+        self._after_step = after_step
+        self.outbox: deque[tuple[str, Output]] = deque()
+        """Outputs not yet sent, each with the namespace it goes to, in order."""
+        self.timer: object | None = None
+        """The one IOLoop timeout armed for the core's next deadline, or None."""
+        self._deadline: float | None = None
+
+    def sid_for(self, namespace: str) -> tuple[str, str] | None:
+        """Where to send for ``namespace``; falls back to any namespace still joined."""
+        if namespace in self.namespaces:
+            return namespace, self.namespaces[namespace]
+        for other, sid in self.namespaces.items():
+            return other, sid
+        return None
+
+    def step(self, call: CoreCall, what: str, namespace: str | None = None) -> None:
+        """Runs one core call, queues its outputs in order, and re-arms the timer.
+
+        Our own bug in the core is logged with its traceback; the connection stays up.
+        """
+        try:
+            outputs = call(IOLoop.current().time())
+        except Exception:
+            session = self.core.session
+            log.exception(
+                "internal error while handling %s: sid=%s stream_id=%s",
+                what,
+                self.eio_sid,
+                session.stream_id if session else None,
+            )
+            outputs = []
+        if outputs:
+            target = namespace or self.home_namespace
+            self.outbox.extend((target, output) for output in outputs)
+            if self.sender is None or self.sender.done():
+                self.sender = asyncio.ensure_future(self._send())
+        self._arm()
+        self._after_step()
+
+    def release(self) -> None:
+        """The connection is gone: no timer fires and nothing queued is sent any more."""
+        self.closed = True
+        if self.timer is not None:
+            IOLoop.current().remove_timeout(self.timer)
+            self.timer = None
+        self.outbox.clear()
+
+    async def close(self, reason: str) -> None:
+        """Disconnects the client from every namespace it joined."""
+        log.info("disconnecting sid=%s: %s", self.eio_sid, reason)
+        for namespace, sid in list(self.namespaces.items()):
+            await self.sio.disconnect(sid, namespace=namespace)
+
+    def _arm(self) -> None:
+        deadline = None if self.closed else self.core.next_deadline()
+        if deadline == self._deadline and (deadline is None or self.timer is not None):
+            return
+        loop = IOLoop.current()
+        if self.timer is not None:
+            loop.remove_timeout(self.timer)
+            self.timer = None
+        self._deadline = deadline
+        if deadline is not None:
+            self.timer = loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        deadline = self._deadline
+        self.timer = None
+        self._deadline = None
+        if self.closed:
+            return
+        # asyncio may fire a timer a hair early; the core must see the deadline as reached.
+        now = max(IOLoop.current().time(), deadline or 0.0)
+        self.step(lambda _: self.core.on_timer(now), "timer")
+
+    async def _send(self) -> None:
+        while self.outbox:
+            namespace, output = self.outbox.popleft()
+            try:
+                if isinstance(output, Emit):
+                    target = self.sid_for(namespace)
+                    if target is None:
+                        continue
+                    await self.sio.emit(
+                        output.event, output.data, to=target[1], namespace=target[0]
+                    )
+                elif isinstance(output, Close):
+                    await self.close(output.reason)
+            except Exception:
+                log.exception("could not send to sid=%s", self.eio_sid)
