@@ -13,23 +13,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from functools import partial
-from typing import Any, Final
+from typing import Any
 
 from echosts import outputs
 from echosts import protocol as p
 from echosts.config import Settings
 from echosts.context import Capabilities
 from echosts.errors import ErrorCode, Rejection
+from echosts.hangup import Hangup
 from echosts.outputs import Close, Output
 from echosts.plans import FaultPlan, PlanBook
-from echosts.state import Phase, State, Trigger, refusal
+from echosts.state import UNNAMED, Phase, State, Trigger, admit
 from echosts.stream import StreamSession
 
 log = logging.getLogger("echosts.connection")
 
 Handler = Callable[[Any, float], list[Output]]
-UNNAMED: Final = object()
-"""Stands for "the event names no stream", as opposed to naming a wrong one."""
 
 
 CONFIG_EVENTS: dict[str, tuple[type[Any], Callable[..., list[Output]]]] = {
@@ -65,9 +64,7 @@ class Connection:
         self.header_worker_id = header_worker_id
         self.session: StreamSession | None = None
         self.closing = False
-        self._auto_disconnect_at: float | None = None
-        self._disconnect: tuple[float, str] | None = None
-        """The earliest scheduled disconnect and its reason; a later one cannot come first."""
+        self._hangup = Hangup()
         self._handlers: dict[str, Handler] = {
             p.STREAM_INIT: self._stream_init,
             p.FRAGMENT_DATA: self._fragment_data,
@@ -95,7 +92,10 @@ class Connection:
         self.capabilities.observer.event_received(event if handler is not None else "unknown")
         if handler is None:
             message = f"unknown event {p.show(event)}: this server does not define it"
-            out = self._reject(self._rejection(ErrorCode.INVALID_CONFIG, message, event))
+            unknown = Rejection(
+                ErrorCode.INVALID_CONFIG, message, self._stream_id(), metadata={"event": event}
+            )
+            out = self._reject(unknown)
         else:
             out = handler(payload, now)
         out.extend(self._settle(now))
@@ -110,7 +110,7 @@ class Connection:
     def next_deadline(self) -> float | None:
         if self.closing:
             return None
-        deadlines = [self._auto_disconnect_at, self._disconnect[0] if self._disconnect else None]
+        deadlines = [self._hangup.next_deadline()]
         if self.session is not None:
             deadlines.append(self.session.inflight.next_due())
         return min((d for d in deadlines if d is not None), default=None)
@@ -153,7 +153,7 @@ class Connection:
         session_id = self.capabilities.new_id()
         session = StreamSession(parsed, worker_id, session_id, self.settings, self.capabilities)
         self.session = session
-        self._auto_disconnect_at = None
+        self._hangup.cancel_auto()
         out: list[Output] = [
             outputs.stream_ready(session.stream_id, session_id, session.max_inflight)
         ]
@@ -244,23 +244,16 @@ class Connection:
             out.extend(session.release_due(now))
             if session.state is State.ENDING and not session.inflight:
                 out.append(session.complete(now))
-                self._auto_disconnect_at = now + self.settings.auto_disconnect_s
-        reasons = []
-        if self._disconnect is not None and self._disconnect[0] <= now:
-            reasons.append(self._disconnect[1])
-        if self._auto_disconnect_at is not None and self._auto_disconnect_at <= now:
-            reasons.append("auto-disconnect after stream:complete")
-        if reasons:
-            self._auto_disconnect_at = None
-            self._disconnect = None
+                self._hangup.auto_at(now + self.settings.auto_disconnect_s)
+        reason = self._hangup.due(now)
+        if reason is not None:
             self.closing = True
-            out.append(Close(reasons[0]))
+            out.append(Close(reason))
         return out
 
     def _schedule_disconnect(self, due: float, reason: str) -> None:
         self.capabilities.observer.fault_injected("disconnect")
-        if self._disconnect is None or due < self._disconnect[0]:
-            self._disconnect = (due, reason)
+        self._hangup.schedule(due, reason)
 
     def _stream_id(self) -> str | None:
         return self.session.stream_id if self.session is not None else None
@@ -268,28 +261,7 @@ class Connection:
     def _admit(
         self, event: str, claimed: Any = UNNAMED, fragment_id: str | None = None
     ) -> Rejection | None:
-        """None when ``event`` may go on: it names this connection's stream, if it names one,
-        and the admission table lets the current phase take it."""
-        session = self.session
-        if session is not None and claimed is not UNNAMED and claimed != session.stream_id:
-            message = (
-                f"{event}: stream_id {p.show(claimed)} is not this connection's stream "
-                f"{p.show(session.stream_id)}"
-            )
-            return self._rejection(ErrorCode.STREAM_NOT_FOUND, message, event, fragment_id)
-        refused = refusal(event, self.phase)
-        if refused is None:
-            return None
-        stream_id = session.stream_id if session is not None else None
-        if session is None and claimed is not UNNAMED:
-            stream_id = p.readable_id(claimed)
-        message = refused.message(event, p.show(stream_id), self.phase)
-        return Rejection(refused.code, message, stream_id, fragment_id, {"event": event})
-
-    def _rejection(
-        self, code: ErrorCode, message: str, event: str, fragment_id: str | None = None
-    ) -> Rejection:
-        return Rejection(code, message, self._stream_id(), fragment_id, {"event": event})
+        return admit(event, self.phase, self._stream_id(), claimed, fragment_id)
 
     def _invalid(self, event: str, problem: tuple[str, str]) -> list[Output]:
         field, message = problem

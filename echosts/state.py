@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any, Final
 
 from echosts import protocol as p
-from echosts.errors import ErrorCode
+from echosts.errors import ErrorCode, Rejection
 
 
 class State(Enum):
@@ -116,3 +117,36 @@ ADMISSION: dict[str, tuple[Refusal | None, ...]] = {
 def refusal(event: str, phase: Phase) -> Refusal | None:
     """What refuses ``event`` in ``phase``, or None when the phase admits it."""
     return ADMISSION[event][PHASES.index(phase)]
+
+
+UNNAMED: Final = object()
+"""Stands for "the event names no stream", as opposed to naming a wrong one."""
+
+
+def admit(
+    event: str,
+    phase: Phase,
+    stream_id: str | None,
+    claimed: Any = UNNAMED,
+    fragment_id: str | None = None,
+) -> Rejection | None:
+    """None when ``event`` may go on, else the rejection that answers it.
+
+    ``stream_id`` is the connection's stream (None without a session); an event that names a
+    stream (``claimed``) must name that one before the table is asked.
+    """
+    if stream_id is not None and claimed is not UNNAMED and claimed != stream_id:
+        message = (
+            f"{event}: stream_id {p.show(claimed)} is not this connection's stream "
+            f"{p.show(stream_id)}"
+        )
+        return Rejection(
+            ErrorCode.STREAM_NOT_FOUND, message, stream_id, fragment_id, {"event": event}
+        )
+    refused = refusal(event, phase)
+    if refused is None:
+        return None
+    if stream_id is None and claimed is not UNNAMED:
+        stream_id = p.readable_id(claimed)
+    message = refused.message(event, p.show(stream_id), phase)
+    return Rejection(refused.code, message, stream_id, fragment_id, {"event": event})

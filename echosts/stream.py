@@ -8,6 +8,7 @@ connection's admission table has let the event in. Nothing here does IO or reads
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any
 
 from echosts import outputs
@@ -28,6 +29,14 @@ log = logging.getLogger("echosts.stream")
 
 def _ms(seconds: float) -> int:
     return round(seconds * 1000)
+
+
+def _refused(
+    payload: dict[str, Any], stream_id: str, code: ErrorCode, message: str, **metadata: Any
+) -> Rejection:
+    """A refused fragment:data, naming its fragment_id when it has a readable one."""
+    fragment_id = p.readable_id(payload.get("fragment_id"))
+    return Rejection(code, message, stream_id, fragment_id, {"event": p.FRAGMENT_DATA, **metadata})
 
 
 class StreamSession:
@@ -76,12 +85,12 @@ class StreamSession:
 
     def receive_fragment(self, payload: dict[str, Any], now: float) -> list[Output] | Rejection:
         """A ``fragment:data`` the admission table let in: checked, then accepted or refused."""
+        refuse = partial(_refused, payload, self.stream_id)
         audio = payload.get("audio")
         data = audio.get("data_base64") if isinstance(audio, dict) else None
         if isinstance(data, str) and len(data) > p.MAX_FRAGMENT_CHARS:
             self.sequence.use_up(payload.get("sequence_number"))
-            return self._refuse(
-                payload,
+            return refuse(
                 ErrorCode.FRAGMENT_TOO_LARGE,
                 f"audio.data_base64 has {len(data)} characters, over the limit of "
                 f"{p.MAX_FRAGMENT_CHARS}",
@@ -93,19 +102,14 @@ class StreamSession:
         if isinstance(parsed, tuple):
             self.sequence.use_up(payload.get("sequence_number"))
             field, message = parsed
-            return self._refuse(
-                payload, ErrorCode.INVALID_CONFIG, f"{p.FRAGMENT_DATA}: {message}", field=field
-            )
+            return refuse(ErrorCode.INVALID_CONFIG, f"{p.FRAGMENT_DATA}: {message}", field=field)
         problem = self.sequence.check(parsed.fragment_id, parsed.sequence_number)
         if problem is not None:
-            return self._refuse(
-                payload, ErrorCode.INVALID_SEQUENCE, problem.message, **problem.metadata
-            )
+            return refuse(ErrorCode.INVALID_SEQUENCE, problem.message, **problem.metadata)
         limit = self._settings.queue_limit
         inflight = len(self.inflight)
         if inflight + 1 > limit:
-            return self._refuse(
-                payload,
+            return refuse(
                 ErrorCode.QUEUE_FULL,
                 f"{inflight} fragments in flight: the queue limit is {limit}",
                 inflight=inflight,
@@ -142,14 +146,6 @@ class StreamSession:
         )
         ack = outputs.fragment_ack(fragment_id, queue_position, max(0, _ms(release - now)))
         return [ack, *self._backpressure(now)]
-
-    def _refuse(
-        self, payload: dict[str, Any], code: ErrorCode, message: str, **metadata: Any
-    ) -> Rejection:
-        fragment_id = p.readable_id(payload.get("fragment_id"))
-        return Rejection(
-            code, message, self.stream_id, fragment_id, {"event": p.FRAGMENT_DATA, **metadata}
-        )
 
     def record_ack(self, ack: p.WorkerAck) -> None:
         """A worker's own fragment:ack; one for a fragment never accepted is ignored."""
