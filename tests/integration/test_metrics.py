@@ -8,6 +8,7 @@ import subprocess
 
 import pytest
 import socketio
+from prometheus_client import CollectorRegistry, Counter
 from tornado.httpclient import AsyncHTTPClient
 
 from tests.integration.http import call
@@ -126,3 +127,16 @@ async def test_exposition_passes_promtool(make_worker, server) -> None:
         [promtool, "check", "metrics"], input=response.body, capture_output=True, check=False
     )
     assert result.returncode == 0, result.stderr.decode() + result.stdout.decode()
+
+
+@pytest.mark.parametrize("accept", ["", "application/openmetrics-text; version=1.0.0"])
+async def test_scrape_leaves_out_created_series_without_a_process_wide_switch(
+    server, accept: str
+) -> None:
+    response = await AsyncHTTPClient().fetch(f"{server.url}/metrics", headers={"Accept": accept})
+    text = response.body.decode()
+    assert "echosts_streams_started_total" in text
+    assert "_created" not in text
+    elsewhere = CollectorRegistry()
+    Counter("unrelated_events", "a counter in another registry", registry=elsewhere)
+    assert elsewhere.get_sample_value("unrelated_events_created") is not None
