@@ -39,10 +39,6 @@ CONFIG_EVENTS: dict[str, tuple[type[Any], Callable[..., list[Output]]]] = {
 """Each ``config:*`` event: the model its payload must fit, and the session's method for it."""
 
 
-def _never_draining() -> bool:
-    return False
-
-
 class Connection:
     """At most one session at a time, and the connection's own deadlines."""
 
@@ -52,7 +48,7 @@ class Connection:
         capabilities: Capabilities,
         plans: PlanBook,
         *,
-        draining: Callable[[], bool] = _never_draining,
+        draining: Callable[[], bool],
         header_stream_id: str | None = None,
         header_worker_id: str | None = None,
     ) -> None:
@@ -174,12 +170,10 @@ class Connection:
             )
         fragment_id = p.readable_id(payload.get("fragment_id"))
         rejection = self._admit(event, payload.get("stream_id"), fragment_id)
-        if rejection is None and self.session is not None:
-            result = self.session.receive_fragment(payload, now)
-            if not isinstance(result, Rejection):
-                return result
-            rejection = result
-        return self._reject(rejection) if rejection is not None else []
+        if rejection is not None:
+            return self._reject(rejection)
+        result = self._admitted_session().receive_fragment(payload, now)
+        return self._reject(result) if isinstance(result, Rejection) else result
 
     def _worker_ack(self, payload: Any, now: float) -> list[Output]:
         parsed = p.validate(p.WorkerAck, payload)
@@ -196,8 +190,7 @@ class Connection:
             return self._invalid(event, parsed)
         if (rejection := self._admit(event, parsed.stream_id)) is not None:
             return self._reject(rejection)
-        if self.session is not None:
-            self.session.move(trigger, parsed.reason)
+        self._admitted_session().move(trigger, parsed.reason)
         return []
 
     def _configure(
@@ -215,7 +208,7 @@ class Connection:
         if isinstance(parsed, tuple):
             log.info("%s rejected: %s", event, parsed[1], extra={"stream_id": self._stream_id()})
             return [outputs.config_rejected(event, parsed[1])]
-        return apply(self.session, parsed, now) if self.session is not None else []
+        return apply(self._admitted_session(), parsed, now)
 
     def _simulate_disconnect(self, payload: Any, now: float) -> list[Output]:
         event = p.SIMULATE_DISCONNECT
@@ -257,6 +250,11 @@ class Connection:
 
     def _stream_id(self) -> str | None:
         return self.session.stream_id if self.session is not None else None
+
+    def _admitted_session(self) -> StreamSession:
+        """The session of an event the admission table let in: only phases with one do."""
+        assert self.session is not None, "the admission table admitted an event with no session"
+        return self.session
 
     def _admit(
         self, event: str, claimed: Any = UNNAMED, fragment_id: str | None = None

@@ -793,3 +793,19 @@ def test_idle_connection_has_no_deadline() -> None:
     assert driver.connection.next_deadline() is None
     driver.init("s")
     assert driver.connection.next_deadline() is None
+
+
+def test_drain_deadline_without_a_session_sends_nothing() -> None:
+    driver = Driver()
+    assert driver.connection.expire_inflight(driver.now, "drain deadline reached") == []
+
+
+def test_a_closing_connection_answers_nothing_more_even_at_the_drain_deadline() -> None:
+    driver = Driver()
+    driver.init("s")
+    driver.delay(5000)
+    driver.fragment(0)
+    driver.send("simulate:disconnect", {"delay_ms": 0})
+    assert driver.connection.closing
+    assert driver.connection.on_timer(driver.now + 10) == []
+    assert driver.connection.expire_inflight(driver.now, "drain deadline reached") == []
