@@ -39,7 +39,7 @@ class JsonFormatter(logging.Formatter):
 class StreamLog(logging.LoggerAdapter[logging.Logger]):
     """A logger bound to one session: every line carries its stream_id and session_id.
 
-    In text the identifiers close the line; in JSON they are fields, and a call's own
+    Every line ends with the identifiers; in JSON they are fields too, and a call's own
     ``extra`` (a fragment_id) joins them instead of replacing them.
     """
 
@@ -57,8 +57,12 @@ class StreamLog(logging.LoggerAdapter[logging.Logger]):
     def log(self, level: int, msg: Any, *args: Any, **kwargs: Any) -> None:
         if self.isEnabledFor(level):
             msg, kwargs = self.process(msg, kwargs)
-            text = f"{msg} [stream_id=%s session_id=%s]"
-            self.logger.log(level, text, *args, *self._ids, **kwargs)
+            text = str(msg) if args else str(msg).replace("%", "%%")
+            # The record names the caller of info()/debug(), not this adapter.
+            kwargs["stacklevel"] = kwargs.get("stacklevel", 1) + 1
+            self.logger.log(
+                level, f"{text} [stream_id=%s session_id=%s]", *args, *self._ids, **kwargs
+            )
 
 
 def configure_logging(settings: Settings) -> None:
