@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format clean
+.PHONY: run test lint format clean bench
 
 $(BIN)/echosts: setup.cfg pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "echosts needs Python 3.11 or newer (set PYTHON=...)")'
@@ -23,6 +23,13 @@ lint: $(BIN)/echosts
 
 test: lint
 	$(BIN)/python -m pytest --cov --cov-report=term-missing $(PYTEST_ARGS)
+
+$(BIN)/py-spy: $(BIN)/echosts
+	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
+
+# The floor against echosts in interleaved rounds; see bench/run.py for the options.
+bench: $(BIN)/py-spy
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 format: $(BIN)/echosts
 	$(BIN)/ruff check --fix .
