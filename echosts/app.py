@@ -29,6 +29,7 @@ from echosts.web import (
     log_request,
     socketio_handler,
 )
+from echosts.wire import WirePacket
 
 log = logging.getLogger("echosts.app")
 
@@ -42,6 +43,7 @@ def make_socketio_server(settings: Settings) -> socketio.AsyncServer:
         ping_timeout=settings.ping_timeout,
         max_http_buffer_size=settings.max_buffer_size,
         cors_allowed_origins="*",
+        serializer=WirePacket,
         # Both libraries log every packet, audio included, when their loggers are on.
         logger=False,
         engineio_logger=False,

@@ -7,7 +7,8 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from typing import Any
 
 from tornado.ioloop import PeriodicCallback
 
@@ -81,4 +82,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"echosts: error: {problem}", file=sys.stderr)
         return 2
     configure_logging(settings)
-    return asyncio.run(serve(settings))
+    return run(serve(settings))
+
+
+def run(main: Coroutine[Any, Any, int]) -> int:
+    """Runs on uvloop when it is installed (less CPU per event), else on asyncio's loop."""
+    try:
+        import uvloop  # noqa: PLC0415
+    except ImportError:  # pragma: no cover - where no uvloop wheel exists
+        return asyncio.run(main)
+    return uvloop.run(main)

@@ -151,3 +151,20 @@ async def test_delayed_fragments_keep_their_delay(make_worker) -> None:
     processed = await worker.next("fragment:processed")
     assert ack["estimated_completion_ms"] == 200
     assert 200 <= processed["processing_time_ms"] < 400
+
+
+async def test_an_echoed_field_orjson_cannot_encode_still_comes_back(make_worker) -> None:
+    worker = await make_worker().connect()
+    await worker.start("s")
+    await worker.emit("fragment:data", fragment("s", 0, big=2**70, note="\ud800"))
+    processed = await worker.next("fragment:processed")
+    assert processed["status"] == "success"
+    assert processed["dubbed_audio"]["big"] == 2**70
+
+
+async def test_a_nan_in_the_workers_own_audio_field_is_echoed_as_null(make_worker) -> None:
+    worker = await make_worker().connect()
+    await worker.start("s")
+    await worker.emit("fragment:data", fragment("s", 0, odd=float("nan")))
+    processed = await worker.next("fragment:processed")
+    assert processed["dubbed_audio"]["odd"] is None

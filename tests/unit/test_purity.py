@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "echosts"
-EDGE = {"__main__", "app", "cli", "control", "fleet", "gateway", "link", "metrics", "web"}
+EDGE = {"__main__", "app", "cli", "control", "fleet", "gateway", "link", "metrics", "web", "wire"}
 SESSION_CORE = {
     "hangup",
     "connection",

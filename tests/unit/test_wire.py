@@ -1,0 +1,40 @@
+"""JSON on the wire: orjson's speed with the standard library's answers."""
+
+from __future__ import annotations
+
+import json
+
+import socketio
+
+from echosts.app import make_socketio_server
+from echosts.config import Settings
+from echosts.wire import WireJson, WirePacket
+
+PROCESSED = {
+    "fragment_id": "f-1",
+    "dubbed_audio": {"format": "m4a", "data_base64": "QUJD" * 32000, "name": "café ☕"},
+    "processing_time_ms": 3,
+}
+
+
+def test_encoding_decodes_to_what_the_standard_encoder_gives() -> None:
+    encoded = WireJson.dumps(PROCESSED, separators=(",", ":"))
+    assert isinstance(encoded, str)
+    assert json.loads(encoded) == json.loads(json.dumps(PROCESSED))
+
+
+def test_what_orjson_cannot_encode_falls_back_to_the_standard_encoder() -> None:
+    for odd in ({"big": 2**70}, {"text": "\ud800"}):
+        assert WireJson.dumps(odd) == json.dumps(odd, separators=(",", ":"))
+
+
+def test_decoding_keeps_big_integers_exact_and_accepts_nan() -> None:
+    decoded = WireJson.loads('{"big": 1180591620717411303424, "odd": NaN}')
+    assert decoded["big"] == 2**70
+    assert decoded["odd"] != decoded["odd"]
+
+
+def test_the_server_uses_its_own_packet_class_and_leaves_clients_alone() -> None:
+    server = make_socketio_server(Settings())
+    assert server.packet_class is WirePacket
+    assert socketio.packet.Packet.json is not WireJson
