@@ -44,6 +44,8 @@ def make_socketio_server(settings: Settings) -> socketio.AsyncServer:
         max_http_buffer_size=settings.max_buffer_size,
         cors_allowed_origins="*",
         serializer=WirePacket,
+        # Handlers are plain functions that never wait: no task per incoming event.
+        async_handlers=False,
         # Both libraries log every packet, audio included, when their loggers are on.
         logger=False,
         engineio_logger=False,

@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Callable
 
 import socketio
+from socketio.packet import EVENT
 from tornado.ioloop import IOLoop
 
 from echosts.connection import Connection
@@ -117,6 +118,18 @@ class Link:
         now = max(IOLoop.current().time(), deadline or 0.0)
         self.step(lambda _: self.core.on_timer(now), "timer")
 
+    def _encode(self, output: Emit, namespace: str) -> str:
+        """The Socket.IO text packet of one event to this one client.
+
+        ``AsyncServer.emit`` would also look the recipient up in its rooms, scan the payload
+        for binary parts and start a task per recipient; a link knows its one recipient and
+        sends JSON only.
+        """
+        packet = self.sio.packet_class(
+            EVENT, data=[output.event, output.data], namespace=namespace, binary=False
+        )
+        return str(packet.encode())
+
     async def _send(self) -> None:
         while self.outbox:
             namespace, output = self.outbox.popleft()
@@ -125,9 +138,7 @@ class Link:
                     target = self.sid_for(namespace)
                     if target is None:
                         continue
-                    await self.sio.emit(
-                        output.event, output.data, to=target[1], namespace=target[0]
-                    )
+                    await self.sio.eio.send(self.eio_sid, self._encode(output, target[0]))
                 elif isinstance(output, Close):
                     await self.close(output.reason)
             except Exception:
