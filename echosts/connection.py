@@ -26,7 +26,7 @@ from echosts.plans import FaultPlan, PlanBook
 from echosts.state import UNNAMED, Phase, State, Trigger, admit
 from echosts.stream import StreamSession
 
-log = logging.getLogger("echosts.connection")
+log = logging.getLogger("echosts.session")
 
 Handler = Callable[[Any, float], list[Output]]
 
@@ -181,6 +181,12 @@ class Connection:
             return self._invalid(p.FRAGMENT_ACK, parsed)
         if self.session is not None:
             self.session.record_ack(parsed)
+        else:
+            log.debug(
+                "worker ack for an unknown fragment ignored: fragment_id=%s",
+                parsed.fragment_id,
+                extra={"fragment_id": parsed.fragment_id},
+            )
         return []
 
     def _control(self, event: str, trigger: Trigger, payload: Any, now: float) -> list[Output]:

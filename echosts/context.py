@@ -1,8 +1,8 @@
 """What the core is given rather than reaching for: the clock, randomness, ids, an observer.
 
-Injected, so a test can make the whole core deterministic; frozen, because none of it is
-state. Settings live in ``config`` and shared mutable state (plans, the fleet) is passed on
-its own.
+Injected, so a test can make the whole core deterministic; frozen, because the core never
+swaps one for another. Settings live in ``config`` and the state connections share (plans,
+the fleet) is passed on its own.
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ class Fleet:
 
     def sessions(self) -> list[StreamSession]:
         """The session of every open connection that has one, in any state."""
-        return [link.core.session for link in self._links.values() if link.core.session]
+        return [link.core.session for link in self._links.values() if link.core.session is not None]
 
     @property
     def session_count(self) -> int:

@@ -89,10 +89,12 @@ NOT_DONE = Refusal(
     "send stream:end and wait for stream:complete first",
 )
 PAUSED = Refusal(ErrorCode.STREAM_PAUSED, "stream {stream} is paused: send stream:resume first")
-ENDED = Refusal(
-    ErrorCode.STREAM_NOT_FOUND, "stream {stream} is {state}: nothing more after stream:end"
+NO_MORE = Refusal(
+    ErrorCode.STREAM_NOT_FOUND,
+    "stream {stream} is ending: no fragment is accepted after stream:end",
 )
-COMPLETED = Refusal(ErrorCode.STREAM_NOT_FOUND, "stream {stream} completed: send stream:init first")
+ENDED = Refusal(ErrorCode.STREAM_NOT_FOUND, "stream {stream} is {state}")
+COMPLETED = Refusal(ErrorCode.STREAM_NOT_FOUND, "the stream completed: send stream:init first")
 
 _ALWAYS = (OK, OK, OK, OK, OK)
 _CONTROL = (NOT_STARTED, OK, OK, ENDED, ENDED)
@@ -101,7 +103,7 @@ _CONFIG = (NOT_STARTED, OK, OK, OK, COMPLETED)
 ADMISSION: dict[str, tuple[Refusal | None, ...]] = {
     #                          no stream    ACTIVE    PAUSED    ENDING    COMPLETED
     p.STREAM_INIT:            (OK,          NOT_DONE, NOT_DONE, NOT_DONE, OK),
-    p.FRAGMENT_DATA:          (NOT_STARTED, OK,       PAUSED,   ENDED,    ENDED),
+    p.FRAGMENT_DATA:          (NOT_STARTED, OK,       PAUSED,   NO_MORE,  NO_MORE),
     p.FRAGMENT_ACK:           _ALWAYS,
     p.STREAM_PAUSE:           _CONTROL,
     p.STREAM_RESUME:          _CONTROL,

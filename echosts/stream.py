@@ -24,7 +24,7 @@ from echosts.sequence import InFlightFragment, OrderedInFlight, Sequencer
 from echosts.state import State, Trigger, after
 from echosts.stats import SessionStatistics
 
-log = logging.getLogger("echosts.stream")
+log = logging.getLogger("echosts.session")
 
 
 def _ms(seconds: float) -> int:
@@ -149,14 +149,18 @@ class StreamSession:
 
     def record_ack(self, ack: p.WorkerAck) -> None:
         """A worker's own fragment:ack; one for a fragment never accepted is ignored."""
-        if ack.fragment_id in self.sequence:
-            self.worker_acks[ack.status] += 1
+        extra = {"fragment_id": ack.fragment_id}
+        if ack.fragment_id not in self.sequence:
             self.log.debug(
-                "worker ack: fragment_id=%s status=%s",
+                "worker ack for an unknown fragment ignored: fragment_id=%s",
                 ack.fragment_id,
-                ack.status,
-                extra={"fragment_id": ack.fragment_id},
+                extra=extra,
             )
+            return
+        self.worker_acks[ack.status] += 1
+        self.log.debug(
+            "worker ack: fragment_id=%s status=%s", ack.fragment_id, ack.status, extra=extra
+        )
 
     # fault settings, from config events and plans
 
@@ -188,16 +192,20 @@ class StreamSession:
         if plan.processing_delay is not None:
             self.configure_delay(plan.processing_delay, now)
         if plan.drop_processed is not None:
-            self.faults.set_drops(plan.dropped())
-            for fragment in self.inflight:
-                if fragment.sequence_number in self.faults.drops:
-                    fragment.outcome = DROPPED
+            self._drop(plan.dropped())
         if plan.backpressure is not None:
             self.faults.set_backpressure(plan.backpressure, self._settings.backpressure_enabled)
             out.extend(self._backpressure(now))
         keys = ",".join(sorted(plan.model_dump(exclude_none=True)))
         self.log.info("fault plan applied: keys=%s", keys)
         return out
+
+    def _drop(self, sequences: frozenset[int]) -> None:
+        """Drops apply to later fragments and, unlike other faults, to those in flight."""
+        self.faults.set_drops(sequences)
+        for fragment in self.inflight:
+            if fragment.sequence_number in sequences:
+                fragment.outcome = DROPPED
 
     # fragments out
 

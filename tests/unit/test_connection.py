@@ -809,3 +809,20 @@ def test_a_closing_connection_answers_nothing_more_even_at_the_drain_deadline() 
     assert driver.connection.closing
     assert driver.connection.on_timer(driver.now + 10) == []
     assert driver.connection.expire_inflight(driver.now, "drain deadline reached") == []
+
+
+def test_fragment_after_the_stream_completed_says_the_stream_is_ending() -> None:
+    driver = Driver()
+    driver.init("s")
+    assert names(driver.send("stream:end", {"stream_id": "s"})) == ["stream:complete"]
+    report = error(driver.fragment(0))
+    assert report["code"] == "STREAM_NOT_FOUND"
+    assert "is ending" in report["message"]
+
+
+def test_a_worker_ack_for_an_unknown_fragment_is_logged_at_debug(caplog) -> None:
+    driver = Driver()
+    driver.init("s")
+    with caplog.at_level("DEBUG", logger="echosts.session"):
+        driver.send("fragment:ack", {"fragment_id": "zz", "status": "received", "timestamp": 1})
+    assert "unknown fragment ignored: fragment_id=zz" in caplog.text
