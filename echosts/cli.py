@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -40,10 +41,28 @@ class Shutdown:
         self.requested.set()
 
 
+GC_THRESHOLDS = (10_000, 20, 100)
+"""Young-generation collections after 10,000 net container allocations instead of 700."""
+
+
+def tune_garbage_collector() -> None:
+    """Fewer, shorter collections: a fragment allocates dozens of short-lived containers.
+
+    With the defaults the collector ran every 40 or so fragments and a full collection walked
+    every object the service ever loaded, pausing the loop for up to 50 ms: that was the tail
+    of the fragment round trip. What exists once the service listens is long-lived and is
+    moved out of the collector's sight.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 async def serve(settings: Settings) -> int:
     """Runs the service until a signal, drains it, and returns the exit status."""
     service = EchoService.create(settings)
     port = service.listen()
+    tune_garbage_collector()
     notifier = Notifier()
     shutdown = Shutdown()
     loop = asyncio.get_running_loop()

@@ -86,6 +86,8 @@ class BackpressurePolicy:
 
     def level(self, inflight: int) -> Level | None:
         """The level for ``inflight`` fragments in flight, or None when no rule applies."""
+        if inflight <= self.max_inflight and self.threshold_rule is None and not self.ladder:
+            return None
         levels: list[Level] = []
         if inflight > self.max_inflight:
             levels.append(MAX_INFLIGHT_LEVEL)

@@ -46,6 +46,7 @@ class Link:
         self._after_step = after_step
         self.outbox: deque[tuple[str, Output]] = deque()
         """Outputs not yet sent, each with the namespace it goes to, in order."""
+        self._loop = IOLoop.current()
         self.timer: object | None = None
         """The one IOLoop timeout armed for the core's next deadline, or None."""
         self._deadline: float | None = None
@@ -64,7 +65,7 @@ class Link:
         Our own bug in the core is logged with its traceback; the connection stays up.
         """
         try:
-            outputs = call(IOLoop.current().time())
+            outputs = call(self._loop.time())
         except Exception:
             session = self.core.session
             log.exception(
@@ -86,7 +87,7 @@ class Link:
         """The connection is gone: no timer fires and nothing queued is sent any more."""
         self.closed = True
         if self.timer is not None:
-            IOLoop.current().remove_timeout(self.timer)
+            self._loop.remove_timeout(self.timer)
             self.timer = None
         self.outbox.clear()
 
@@ -100,7 +101,7 @@ class Link:
         deadline = None if self.closed else self.core.next_deadline()
         if deadline == self._deadline and (deadline is None or self.timer is not None):
             return
-        loop = IOLoop.current()
+        loop = self._loop
         if self.timer is not None:
             loop.remove_timeout(self.timer)
             self.timer = None
@@ -115,7 +116,7 @@ class Link:
         if self.closed:
             return
         # asyncio may fire a timer a hair early; the core must see the deadline as reached.
-        now = max(IOLoop.current().time(), deadline or 0.0)
+        now = max(self._loop.time(), deadline or 0.0)
         self.step(lambda _: self.core.on_timer(now), "timer")
 
     def _encode(self, output: Emit, namespace: str) -> str:

@@ -1,14 +1,17 @@
-"""JSON on the wire: orjson encodes outgoing events when it is installed.
+"""JSON on the wire: orjson when it is installed, with the standard library's answers.
 
-python-socketio encodes every event with its packet class's ``json``. The standard library
-escapes a 128,000-character base64 string one character at a time (about 210 us a
-``fragment:processed``); orjson copies it (about 8 us). The packet class here is this
-server's own (``AsyncServer(serializer=...)``), so a client in the same process keeps the
-standard encoder. Decoding stays engine.io's standard one: orjson would refuse ``NaN`` and
-lone surrogates outright (engine.io drops such a packet without a word) and turn integers
-beyond 64 bits into floats, where the standard decoder hands both to validation, which
-answers them. What orjson cannot encode (an integer beyond 64 bits or a lone surrogate in
-the worker's own fields that the echo returns) falls back to the standard encoder.
+python-socketio encodes and decodes every event with its packet class's ``json``. The
+standard library escapes a 128,000-character base64 string one character at a time (about
+210 us a ``fragment:processed``); orjson copies it (about 8 us), and decodes a fragment in
+half the time. The packet class here is this server's own (``AsyncServer(serializer=...)``),
+so a client in the same process keeps the standard library.
+
+Where orjson would answer differently, engine.io's standard decoder and encoder do the
+work: orjson refuses ``NaN`` and lone surrogates (engine.io would drop such a packet without
+a word) and reads integers beyond 64 bits as floats, so a packet it refuses, or one in which
+it found a float, is decoded again by the standard decoder; what orjson cannot encode (an
+integer beyond 64 bits, a lone surrogate in the worker's own fields the echo returns) is
+encoded by the standard encoder.
 """
 
 from __future__ import annotations
@@ -29,6 +32,15 @@ def _standard_dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
+def _holds_float(value: Any) -> bool:
+    """Whether a decoded value has a float anywhere: a number orjson may have rounded."""
+    if isinstance(value, dict):
+        return any(_holds_float(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_holds_float(item) for item in value)
+    return isinstance(value, float)
+
+
 class WireJson:
     """The ``json`` interface python-socketio expects: ``dumps`` returning str, ``loads``."""
 
@@ -43,7 +55,13 @@ class WireJson:
 
     @staticmethod
     def loads(text: str, **_options: Any) -> Any:
-        return engineio_json.loads(text)
+        if orjson is None:  # pragma: no cover - exercised where orjson is not installed
+            return engineio_json.loads(text)
+        try:
+            value = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return engineio_json.loads(text)
+        return engineio_json.loads(text) if _holds_float(value) else value
 
 
 class WirePacket(socketio.packet.Packet):

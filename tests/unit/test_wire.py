@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import socketio
 
 from echosts.app import make_socketio_server
@@ -38,3 +39,19 @@ def test_the_server_uses_its_own_packet_class_and_leaves_clients_alone() -> None
     server = make_socketio_server(Settings())
     assert server.packet_class is WirePacket
     assert socketio.packet.Packet.json is not WireJson
+
+
+def test_decoding_matches_the_standard_decoder_where_orjson_differs() -> None:
+    for text in (
+        '["e", {"big": 1180591620717411303424}]',
+        '["e", {"odd": 1.5, "n": [1, 2.0]}]',
+        '["e", {"s": "\\ud800"}]',
+        '["e", {"a": 1, "a": 2}]',
+        '["e", {"audio": {"data_base64": "QUJD"}, "n": 7}]',
+    ):
+        assert WireJson.loads(text) == json.loads(text)
+
+
+def test_an_integer_of_over_a_hundred_digits_is_refused_as_engine_io_refuses_it() -> None:
+    with pytest.raises(ValueError, match="too large"):
+        WireJson.loads("[" + "9" * 101 + "]")
