@@ -28,8 +28,6 @@ from echosts.stream import StreamSession
 
 log = logging.getLogger("echosts.session")
 
-Handler = Callable[[Any, float], list[Output]]
-
 
 CONFIG_EVENTS: dict[str, tuple[type[Any], Callable[..., list[Output]]]] = {
     p.CONFIG_PROCESSING_DELAY: (p.ProcessingDelay, StreamSession.configure_delay),
@@ -41,6 +39,18 @@ CONFIG_EVENTS: dict[str, tuple[type[Any], Callable[..., list[Output]]]] = {
 
 class Connection:
     """At most one session at a time, and the connection's own deadlines."""
+
+    __slots__ = (
+        "_hangup",
+        "capabilities",
+        "closing",
+        "draining",
+        "header_stream_id",
+        "header_worker_id",
+        "plans",
+        "session",
+        "settings",
+    )
 
     def __init__(
         self,
@@ -61,17 +71,6 @@ class Connection:
         self.session: StreamSession | None = None
         self.closing = False
         self._hangup = Hangup()
-        self._handlers: dict[str, Handler] = {
-            p.STREAM_INIT: self._stream_init,
-            p.FRAGMENT_DATA: self._fragment_data,
-            p.FRAGMENT_ACK: self._worker_ack,
-            p.STREAM_PAUSE: partial(self._control, p.STREAM_PAUSE, Trigger.PAUSE),
-            p.STREAM_RESUME: partial(self._control, p.STREAM_RESUME, Trigger.RESUME),
-            p.STREAM_END: partial(self._control, p.STREAM_END, Trigger.END),
-            p.SIMULATE_DISCONNECT: self._simulate_disconnect,
-        }
-        for event, (model, apply) in CONFIG_EVENTS.items():
-            self._handlers[event] = partial(self._configure, event, model, apply)
 
     @property
     def phase(self) -> Phase:
@@ -84,7 +83,7 @@ class Connection:
         if self.closing:
             return []
         payload = args[0] if args else p.NO_PAYLOAD
-        handler = self._handlers.get(event)
+        handler = HANDLERS.get(event)
         self.capabilities.observer.event_received(event if handler is not None else "unknown")
         if handler is None:
             message = f"unknown event {p.show(event)}: this server does not define it"
@@ -93,7 +92,7 @@ class Connection:
             )
             out = self._reject(unknown)
         else:
-            out = handler(payload, now)
+            out = handler(self, payload, now)
         out.extend(self._settle(now))
         return out
 
@@ -189,7 +188,7 @@ class Connection:
             )
         return []
 
-    def _control(self, event: str, trigger: Trigger, payload: Any, now: float) -> list[Output]:
+    def _control(self, payload: Any, now: float, event: str, trigger: Trigger) -> list[Output]:
         """``stream:pause``, ``stream:resume`` and ``stream:end``: the whole payload first."""
         parsed = p.validate(p.StreamControl, payload)
         if isinstance(parsed, tuple):
@@ -201,11 +200,11 @@ class Connection:
 
     def _configure(
         self,
+        payload: Any,
+        now: float,
         event: str,
         model: type[p.M],
         apply: Callable[[StreamSession, p.M, float], list[Output]],
-        payload: Any,
-        now: float,
     ) -> list[Output]:
         """A ``config:*`` event: the session first, then the payload, then its own ack."""
         if (rejection := self._admit(event)) is not None:
@@ -278,7 +277,7 @@ class Connection:
     def _reject(self, rejection: Rejection) -> list[Output]:
         event = rejection.event
         self.capabilities.observer.event_rejected(
-            event if event in self._handlers else "unknown", rejection.code.value
+            event if event in HANDLERS else "unknown", rejection.code.value
         )
         log.info(
             "rejected %s: code=%s stream_id=%s fragment_id=%s: %s",
@@ -290,3 +289,20 @@ class Connection:
             extra={"stream_id": rejection.stream_id, "fragment_id": rejection.fragment_id},
         )
         return [outputs.error(rejection, self.capabilities.new_id())]
+
+
+Handler = Callable[[Connection, Any, float], list[Output]]
+HANDLERS: dict[str, Handler] = {
+    p.STREAM_INIT: Connection._stream_init,
+    p.FRAGMENT_DATA: Connection._fragment_data,
+    p.FRAGMENT_ACK: Connection._worker_ack,
+    p.STREAM_PAUSE: partial(Connection._control, event=p.STREAM_PAUSE, trigger=Trigger.PAUSE),
+    p.STREAM_RESUME: partial(Connection._control, event=p.STREAM_RESUME, trigger=Trigger.RESUME),
+    p.STREAM_END: partial(Connection._control, event=p.STREAM_END, trigger=Trigger.END),
+    p.SIMULATE_DISCONNECT: Connection._simulate_disconnect,
+    **{
+        event: partial(Connection._configure, event=event, model=model, apply=apply)
+        for event, (model, apply) in CONFIG_EVENTS.items()
+    },
+}
+"""Every worker event this server defines and the method that handles it: one table, shared."""

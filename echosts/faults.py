@@ -11,6 +11,7 @@ import math
 import random
 from dataclasses import dataclass
 
+from echosts.context import SessionRandom
 from echosts.errors import ERROR_TRAITS, ErrorCode
 from echosts.outputs import DROPPED, SUCCESS, Outcome, failure
 from echosts.protocol import MAX_DELAY_MS, Backpressure, ErrorSimulation, ProcessingDelay
@@ -29,7 +30,9 @@ class DelaySpec:
 class DelayModel:
     """Per-fragment processing time: a fixed delay plus uniform or lognormal jitter, capped."""
 
-    def __init__(self, spec: DelaySpec, rng: random.Random) -> None:
+    __slots__ = ("_rng", "spec")
+
+    def __init__(self, spec: DelaySpec, rng: random.Random | SessionRandom) -> None:
         self.spec = spec
         self._rng = rng
 
@@ -172,8 +175,14 @@ class SessionFaults:
     later fragments, except drops, which the session also applies to what is in flight.
     """
 
+    __slots__ = ("_rng", "backpressure", "delay", "drops", "rules")
+
     def __init__(
-        self, default_delay: DelaySpec, rng: random.Random, max_inflight: int, ladder: bool
+        self,
+        default_delay: DelaySpec,
+        rng: random.Random | SessionRandom,
+        max_inflight: int,
+        ladder: bool,
     ) -> None:
         self._rng = rng
         self.delay = DelayModel(default_delay, rng)

@@ -10,6 +10,8 @@ AUTO_DISCONNECT = "auto-disconnect after stream:complete"
 
 
 class Hangup:
+    __slots__ = ("_auto_at", "_scheduled")
+
     def __init__(self) -> None:
         self._auto_at: float | None = None
         self._scheduled: tuple[float, str] | None = None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,33 +36,68 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-class StreamLog(logging.LoggerAdapter[logging.Logger]):
+class StreamLog:
     """A logger bound to one session: every line carries its stream_id and session_id.
 
     Every line ends with the identifiers; in JSON they are fields too, and a call's own
-    ``extra`` (a fragment_id) joins them instead of replacing them.
+    ``extra`` (a fragment_id) joins them instead of replacing them. Slotted rather than a
+    ``LoggerAdapter``: every idle session holds one.
     """
 
+    __slots__ = ("_ids", "_logger")
+
     def __init__(self, logger: logging.Logger, stream_id: str, session_id: str) -> None:
-        super().__init__(logger, {"stream_id": stream_id, "session_id": session_id})
+        self._logger = logger
         self._ids = (stream_id, session_id)
 
-    def process(
-        self, msg: Any, kwargs: MutableMapping[str, Any]
-    ) -> tuple[Any, MutableMapping[str, Any]]:
-        own: Mapping[str, Any] = kwargs.get("extra") or {}
-        kwargs["extra"] = {**(self.extra or {}), **own}
-        return msg, kwargs
+    def isEnabledFor(self, level: int) -> bool:  # noqa: N802 - the logging API's name
+        return self._logger.isEnabledFor(level)
 
-    def log(self, level: int, msg: Any, *args: Any, **kwargs: Any) -> None:
-        if self.isEnabledFor(level):
-            msg, kwargs = self.process(msg, kwargs)
-            text = str(msg) if args else str(msg).replace("%", "%%")
-            # The record names the caller of info()/debug(), not this adapter.
-            kwargs["stacklevel"] = kwargs.get("stacklevel", 1) + 1
-            self.logger.log(
-                level, f"{text} [stream_id=%s session_id=%s]", *args, *self._ids, **kwargs
-            )
+    def log(
+        self,
+        level: int,
+        msg: Any,
+        *args: Any,
+        extra: Mapping[str, Any] | None = None,
+        stacklevel: int = 1,
+        **kwargs: Any,
+    ) -> None:
+        self._log(level, msg, args, extra, stacklevel=stacklevel + 1, **kwargs)
+
+    def debug(self, msg: Any, *args: Any, extra: Mapping[str, Any] | None = None) -> None:
+        self._log(logging.DEBUG, msg, args, extra)
+
+    def info(self, msg: Any, *args: Any, extra: Mapping[str, Any] | None = None) -> None:
+        self._log(logging.INFO, msg, args, extra)
+
+    def warning(self, msg: Any, *args: Any, extra: Mapping[str, Any] | None = None) -> None:
+        self._log(logging.WARNING, msg, args, extra)
+
+    def _log(
+        self,
+        level: int,
+        msg: Any,
+        args: tuple[Any, ...],
+        extra: Mapping[str, Any] | None,
+        *,
+        stacklevel: int = 2,
+        **kwargs: Any,
+    ) -> None:
+        if not self._logger.isEnabledFor(level):
+            return
+        stream_id, session_id = self._ids
+        fields = {"stream_id": stream_id, "session_id": session_id, **(extra or {})}
+        text = str(msg) if args else str(msg).replace("%", "%%")
+        self._logger.log(
+            level,
+            f"{text} [stream_id=%s session_id=%s]",
+            *args,
+            *self._ids,
+            extra=fields,
+            # The record names the caller of info()/debug(), not these two frames.
+            stacklevel=stacklevel + 1,
+            **kwargs,
+        )
 
 
 def configure_logging(settings: Settings) -> None:

@@ -15,6 +15,7 @@ from pydantic import ConfigDict, Field
 from echosts.errors import ErrorCode
 from echosts.protocol import (
     MAX_SCHEDULED_DISCONNECT_MS,
+    RARELY_USED,
     Backpressure,
     ErrorSimulation,
     Inbound,
@@ -25,6 +26,8 @@ MAX_DROPPED = 10_000
 
 
 class RefuseConnections(Inbound):
+    model_config = RARELY_USED
+
     count: int = Field(ge=0, le=1_000_000)
     code: Literal["AUTH_FAILED", "RATE_LIMIT"] = "AUTH_FAILED"
 
@@ -32,7 +35,7 @@ class RefuseConnections(Inbound):
 class FaultPlan(Inbound):
     """The body of ``PUT /admin/streams/{stream_id}/plan``; unknown keys are refused."""
 
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, defer_build=True)
 
     error_simulation: ErrorSimulation | None = None
     processing_delay: ProcessingDelay | None = None
@@ -49,7 +52,7 @@ class FaultPlan(Inbound):
 class DisconnectRequest(Inbound):
     """The body of ``POST /admin/streams/{stream_id}/disconnect``."""
 
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, defer_build=True)
 
     delay_ms: int = Field(default=0, ge=0, le=MAX_SCHEDULED_DISCONNECT_MS)
 

@@ -89,6 +89,10 @@ class Inbound(BaseModel):
         return value
 
 
+RARELY_USED = ConfigDict(strict=True, extra="ignore", frozen=True, defer_build=True)
+"""For what the fragment path never meets: its validator is built on first use, not at start."""
+
+
 def _text(max_length: int) -> Any:
     return Field(min_length=1, max_length=max_length)
 
@@ -144,11 +148,15 @@ class WorkerAck(Inbound):
 class StreamControl(Inbound):
     """``stream:pause``, ``stream:resume`` and ``stream:end``."""
 
+    model_config = RARELY_USED
+
     stream_id: str
     reason: str | None = Field(default=None, max_length=1024)
 
 
 class ProcessingDelay(Inbound):
+    model_config = RARELY_USED
+
     delay_ms: int = Field(ge=0, le=MAX_DELAY_MS)
     jitter_ms: int = Field(default=0, ge=0, le=MAX_DELAY_MS)
     distribution: Literal["uniform", "lognormal"] = "uniform"
@@ -161,6 +169,8 @@ ERROR_CODES = tuple(code.value for code in ErrorCode)
 
 
 class ErrorRule(Inbound):
+    model_config = RARELY_USED
+
     trigger: Literal["sequence_number", "fragment_id", "nth_fragment"]
     value: Any
     error_code: str
@@ -201,11 +211,15 @@ class ErrorRule(Inbound):
 
 
 class ErrorSimulation(Inbound):
+    model_config = RARELY_USED
+
     enabled: bool = True
     rules: list[ErrorRule] = Field(default_factory=list, max_length=MAX_RULES)
 
 
 class Backpressure(Inbound):
+    model_config = RARELY_USED
+
     enabled: bool
     threshold: int | None = Field(default=None, ge=1, le=10000)
     severity: Literal["low", "medium", "high"] | None = None
@@ -226,6 +240,8 @@ class Backpressure(Inbound):
 
 
 class SimulateDisconnect(Inbound):
+    model_config = RARELY_USED
+
     delay_ms: int = Field(ge=0, le=MAX_SCHEDULED_DISCONNECT_MS)
     reason: str | None = Field(default=None, max_length=1024)
 

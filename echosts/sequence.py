@@ -12,7 +12,6 @@ chain: it leaves at its own due time and holds nothing back.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +30,8 @@ class OutOfSequence:
 
 class Sequencer:
     """The expected sequence number and the fragment_ids a session has accepted."""
+
+    __slots__ = ("_accepted_ids", "accepted_count", "expected")
 
     def __init__(self) -> None:
         self.expected: int | None = None
@@ -78,7 +79,7 @@ class Sequencer:
             self.expected = readable + 1
 
 
-@dataclass
+@dataclass(slots=True)
 class InFlightFragment:
     fragment_id: str
     sequence_number: int
@@ -90,8 +91,11 @@ class InFlightFragment:
 
 
 class OrderedInFlight:
+    __slots__ = ("_queue",)
+
     def __init__(self) -> None:
-        self._queue: deque[InFlightFragment] = deque()
+        self._queue: list[InFlightFragment] = []
+        """In acceptance order; a list, as an empty deque costs 600 bytes per idle session."""
 
     def __len__(self) -> int:
         return len(self._queue)

@@ -22,7 +22,7 @@ def nearest_rank(values: list[int], percentile: float) -> int:
     return ordered[rank - 1]
 
 
-@dataclass
+@dataclass(slots=True)
 class SessionStatistics:
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUSES, 0))
     dropped_count: int = 0

@@ -42,6 +42,25 @@ def _refused(
 class StreamSession:
     """From a stream:init until its connection closes, through every state of ``state.py``."""
 
+    __slots__ = (
+        "_observer",
+        "_settings",
+        "config",
+        "faults",
+        "inflight",
+        "level",
+        "log",
+        "max_inflight",
+        "sequence",
+        "session_id",
+        "state",
+        "stats",
+        "stream_id",
+        "timeout_ms",
+        "worker_acks",
+        "worker_id",
+    )
+
     def __init__(
         self,
         init: p.StreamInit,
