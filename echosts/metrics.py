@@ -6,20 +6,21 @@ thousands of streams, and every label value here comes from a closed set.
 
 from __future__ import annotations
 
+import math
 import platform
+from bisect import bisect_left
 from collections import Counter as Tally
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
-from prometheus_client import (
-    CollectorRegistry,
-    Counter,
-    GCCollector,
-    Histogram,
-    PlatformCollector,
-    ProcessCollector,
+from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from echosts import __version__
 from echosts.errors import ErrorCode
@@ -35,147 +36,194 @@ SIZE_BUCKETS = tuple(float(1024 * 4**power) for power in range(9))
 """Bytes: 1 KiB to 64 MiB by factors of four (a 6 s stereo 48 kHz PCM chunk is about 1.1 MiB)."""
 
 
-class PrometheusObserver(Observer):
-    """Counts what the core and the gateway report into one owned registry."""
+class CounterFamily:
+    """A counter family kept as plain numbers, exported at scrape time.
+
+    Everything that counts runs on the IOLoop, scrapes included, so the lock and the label
+    lookup prometheus_client's own counters pay on every increment buy nothing here.
+    """
+
+    __slots__ = ("documentation", "labels", "name", "values")
+
+    def __init__(
+        self,
+        name: str,
+        documentation: str,
+        labels: tuple[str, ...] = (),
+        series: Iterable[tuple[str, ...]] = ((),),
+    ) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.labels = labels
+        self.values: dict[tuple[str, ...], float] = dict.fromkeys(series, 0)
+        """Every known series starts at zero, so rate() sees a soak's first events."""
+
+    def inc(self, *key: str, amount: float = 1) -> None:
+        self.values[key] = self.values.get(key, 0) + amount
+
+    def metric(self) -> Metric:
+        family = CounterMetricFamily(self.name, self.documentation, labels=list(self.labels))
+        for key, value in self.values.items():
+            family.add_metric(list(key), value)
+        return family
+
+
+class HistogramFamily:
+    """A histogram kept as one count per bucket and a sum; cumulated at scrape time."""
+
+    __slots__ = ("bounds", "counts", "documentation", "name", "total")
+
+    def __init__(self, name: str, documentation: str, bounds: tuple[float, ...]) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)
+        self.total = 0.0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect_left(self.bounds, value)] += 1
+        self.total += value
+
+    def metric(self) -> Metric:
+        buckets = []
+        cumulative = 0
+        for bound, count in zip((*self.bounds, math.inf), self.counts, strict=True):
+            cumulative += count
+            buckets.append((floatToGoString(bound), cumulative))
+        return HistogramMetricFamily(
+            self.name, self.documentation, buckets=buckets, sum_value=self.total
+        )
+
+
+class PrometheusObserver(Observer, Collector):
+    """Counts what the core and the gateway report; registered as a collector of its own."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.connections_accepted = Counter(
-            "echosts_connections_accepted",
-            "Socket.IO connections accepted.",
-            registry=registry,
+        self.connections_accepted = CounterFamily(
+            "echosts_connections_accepted", "Socket.IO connections accepted."
         )
-        self.connections_refused = Counter(
+        self.connections_refused = CounterFamily(
             "echosts_connections_refused",
             "Socket.IO handshakes refused, by reason.",
-            ["reason"],
-            registry=registry,
+            ("reason",),
+            [(reason,) for reason in REFUSAL_REASONS],
         )
-        self.events_received = Counter(
+        self.events_received = CounterFamily(
             "echosts_events_received",
             "Worker events received, by event name (unknown for names the protocol lacks).",
-            ["event"],
-            registry=registry,
+            ("event",),
+            [(event,) for event in (*WORKER_EVENTS, "unknown")],
         )
-        self.events_rejected = Counter(
+        self.events_rejected = CounterFamily(
             "echosts_events_rejected",
             "Worker events answered with an error event, by event and error code.",
-            ["event", "code"],
-            registry=registry,
+            ("event", "code"),
+            (),
         )
-        self.fragments_received = Counter(
-            "echosts_fragments_received",
-            "fragment:data events received, accepted or not.",
-            registry=registry,
+        self.fragments_received = CounterFamily(
+            "echosts_fragments_received", "fragment:data events received, accepted or not."
         )
-        self.fragments_accepted = Counter(
-            "echosts_fragments_accepted",
-            "Fragments acknowledged with fragment:ack.",
-            registry=registry,
+        self.fragments_accepted = CounterFamily(
+            "echosts_fragments_accepted", "Fragments acknowledged with fragment:ack."
         )
-        self.fragments_rejected = Counter(
+        self.fragments_rejected = CounterFamily(
             "echosts_fragments_rejected",
             "Fragments refused with an error event, by error code.",
-            ["code"],
-            registry=registry,
+            ("code",),
+            [(code.value,) for code in ErrorCode],
         )
-        self.fragments_processed = Counter(
+        self.fragments_processed = CounterFamily(
             "echosts_fragments_processed",
             "Fragments that left in-flight, by status (dropped: never emitted, by plan).",
-            ["status"],
-            registry=registry,
+            ("status",),
+            [(status,) for status in FINISH_STATUSES],
         )
-        self.processing_time = Histogram(
+        self.processing_time = HistogramFamily(
             "echosts_fragment_processing_seconds",
             "Time from a fragment's arrival until it left in-flight.",
-            buckets=TIME_BUCKETS,
-            registry=registry,
+            TIME_BUCKETS,
         )
-        self.queue_wait = Histogram(
+        self.queue_wait = HistogramFamily(
             "echosts_fragment_queue_wait_seconds",
             "Time a processed fragment waited for earlier ones before it could be emitted.",
-            buckets=TIME_BUCKETS,
-            registry=registry,
+            TIME_BUCKETS,
         )
-        self.payload_size = Histogram(
+        self.payload_size = HistogramFamily(
             "echosts_fragment_payload_bytes",
             "Decoded audio size of accepted fragments.",
-            buckets=SIZE_BUCKETS,
-            registry=registry,
+            SIZE_BUCKETS,
         )
-        self.backpressure_events = Counter(
+        self.backpressure_events = CounterFamily(
             "echosts_backpressure_events",
             "backpressure events emitted, by severity and action.",
-            ["severity", "action"],
-            registry=registry,
+            ("severity", "action"),
+            [(severity, action) for severity in SEVERITY_RANK for action in ACTION_RANK],
         )
-        self.faults = Counter(
+        self.faults = CounterFamily(
             "echosts_simulated_faults",
             "Simulated faults that happened, by kind.",
-            ["kind"],
-            registry=registry,
+            ("kind",),
+            [(kind,) for kind in FAULT_KINDS],
         )
-        self.streams_started = Counter(
-            "echosts_streams_started", "Streams started with stream:ready.", registry=registry
+        self.streams_started = CounterFamily(
+            "echosts_streams_started", "Streams started with stream:ready."
         )
-        self.streams_completed = Counter(
-            "echosts_streams_completed",
-            "Streams finished with stream:complete.",
-            registry=registry,
+        self.streams_completed = CounterFamily(
+            "echosts_streams_completed", "Streams finished with stream:complete."
         )
-        self._start_every_series_at_zero()
+        self._families = (
+            self.connections_accepted,
+            self.connections_refused,
+            self.events_received,
+            self.events_rejected,
+            self.fragments_received,
+            self.fragments_accepted,
+            self.fragments_rejected,
+            self.fragments_processed,
+            self.processing_time,
+            self.queue_wait,
+            self.payload_size,
+            self.backpressure_events,
+            self.faults,
+            self.streams_started,
+            self.streams_completed,
+        )
+        registry.register(self)
 
-    def _start_every_series_at_zero(self) -> None:
-        """Known label values exist from the start, so rate() sees a soak's first events.
-
-        The children counted on every event are kept: ``labels()`` costs a lock and a
-        lookup that a fragment need not pay.
-        """
-        for reason in REFUSAL_REASONS:
-            self.connections_refused.labels(reason)
-        self._received = {
-            event: self.events_received.labels(event) for event in (*WORKER_EVENTS, "unknown")
-        }
-        self._finished = {
-            status: self.fragments_processed.labels(status) for status in FINISH_STATUSES
-        }
-        for code in ErrorCode:
-            self.fragments_rejected.labels(code.value)
-        for severity in SEVERITY_RANK:
-            for action in ACTION_RANK:
-                self.backpressure_events.labels(severity, action)
-        for kind in FAULT_KINDS:
-            self.faults.labels(kind)
+    def collect(self) -> Iterator[Metric]:
+        for family in self._families:
+            yield family.metric()
 
     def connection_accepted(self) -> None:
         self.connections_accepted.inc()
 
     def connection_refused(self, reason: str) -> None:
-        self.connections_refused.labels(reason).inc()
+        self.connections_refused.inc(reason)
 
     def event_received(self, event: str) -> None:
-        self._received[event].inc()
+        self.events_received.inc(event)
         if event == "fragment:data":
             self.fragments_received.inc()
 
     def event_rejected(self, event: str, code: str) -> None:
-        self.events_rejected.labels(event, code).inc()
+        self.events_rejected.inc(event, code)
         if event == "fragment:data":
-            self.fragments_rejected.labels(code).inc()
+            self.fragments_rejected.inc(code)
 
     def fragment_accepted(self, payload_bytes: int) -> None:
         self.fragments_accepted.inc()
         self.payload_size.observe(payload_bytes)
 
     def fragment_finished(self, status: str, processing_s: float, queue_wait_s: float) -> None:
-        self._finished[status].inc()
+        self.fragments_processed.inc(status)
         self.processing_time.observe(processing_s)
         self.queue_wait.observe(queue_wait_s)
 
     def backpressure_changed(self, severity: str, action: str) -> None:
-        self.backpressure_events.labels(severity, action).inc()
+        self.backpressure_events.inc(severity, action)
 
     def fault_injected(self, kind: str) -> None:
-        self.faults.labels(kind).inc()
+        self.faults.inc(kind)
 
     def stream_started(self) -> None:
         self.streams_started.inc()
