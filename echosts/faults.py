@@ -20,7 +20,7 @@ LOGNORMAL_SIGMA = 1.0
 """Shape of the lognormal jitter: median ``jitter_ms``, p90 about 3.6 times it, p99 about 10."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DelaySpec:
     delay_ms: int = 0
     jitter_ms: int = 0
@@ -51,7 +51,7 @@ SEVERITY_RANK = {"low": 1, "medium": 2, "high": 3}
 ACTION_RANK = {"none": 0, "slow_down": 1, "pause": 2}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Level:
     """One backpressure level; the most severe of a session's rules is the one it reports."""
 
@@ -73,7 +73,7 @@ LADDER: tuple[tuple[float, Level], ...] = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ThresholdRule:
     """Above ``threshold`` fragments in flight, the configured level applies."""
 
@@ -81,7 +81,7 @@ class ThresholdRule:
     level: Level
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BackpressurePolicy:
     max_inflight: int
     threshold_rule: ThresholdRule | None = None
@@ -106,7 +106,7 @@ class BackpressurePolicy:
         return max(levels, key=lambda level: level.rank, default=None)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SimulatedError:
     """One ``config:error_simulation`` rule, resolved against the error-code table."""
 
@@ -168,6 +168,10 @@ def first_match(
     return None
 
 
+NO_DROPS: frozenset[int] = frozenset()
+"""Shared by every session that drops nothing: an empty frozenset of its own is 216 bytes."""
+
+
 class SessionFaults:
     """What one session simulates: its delay model, error rules, drops and backpressure rules.
 
@@ -187,7 +191,7 @@ class SessionFaults:
         self._rng = rng
         self.delay = DelayModel(default_delay, rng)
         self.rules: tuple[SimulatedError, ...] = ()
-        self.drops: frozenset[int] = frozenset()
+        self.drops = NO_DROPS
         self.backpressure = BackpressurePolicy(max_inflight, ladder=ladder)
 
     def set_delay(self, config: ProcessingDelay) -> DelaySpec:

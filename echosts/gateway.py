@@ -42,6 +42,8 @@ class Gateway:
         self.capabilities = capabilities
         self.fleet = fleet
         self.admission = Admission(settings, fleet.plans, capabilities.observer)
+        self._draining = lambda: fleet.draining
+        """One callable for every connection's core, not a closure per connection."""
         self._by_sid: dict[tuple[str, str], Link] = {}
         for namespace in NAMESPACES:
             for name, handler in (
@@ -110,7 +112,7 @@ class Gateway:
             self.settings,
             self.capabilities,
             self.fleet.plans,
-            draining=lambda: self.fleet.draining,
+            draining=self._draining,
             header_stream_id=environ.get("HTTP_X_STREAM_ID"),
             header_worker_id=environ.get("HTTP_X_WORKER_ID"),
         )

@@ -28,6 +28,10 @@ class OutOfSequence:
     metadata: dict[str, int | None]
 
 
+NONE_ACCEPTED: frozenset[str] = frozenset()
+"""Until a session accepts a fragment: an idle session need not hold an empty set."""
+
+
 class Sequencer:
     """The expected sequence number and the fragment_ids a session has accepted."""
 
@@ -36,7 +40,7 @@ class Sequencer:
     def __init__(self) -> None:
         self.expected: int | None = None
         self.accepted_count = 0
-        self._accepted_ids: set[str] = set()
+        self._accepted_ids: set[str] | frozenset[str] = NONE_ACCEPTED
 
     def __contains__(self, fragment_id: object) -> bool:
         return fragment_id in self._accepted_ids
@@ -68,7 +72,10 @@ class Sequencer:
     def accept(self, fragment_id: str, number: int) -> int:
         """Records an accepted fragment; returns its ordinal in the session, counting from 1."""
         self.expected = number + 1
-        self._accepted_ids.add(fragment_id)
+        ids = self._accepted_ids
+        if not isinstance(ids, set):
+            ids = self._accepted_ids = set()
+        ids.add(fragment_id)
         self.accepted_count += 1
         return self.accepted_count
 
