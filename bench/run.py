@@ -105,11 +105,12 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self._log = tempfile.TemporaryFile()  # noqa: SIM115
         self.process: subprocess.Popen[bytes] | None = None
+        self.spawned = 0.0
 
     async def start(self, http: aiohttp.ClientSession) -> float:
         """Starts the server; returns the seconds until /health answered 200."""
         env = {**os.environ, **SERVER_ENV, "PYTHONPATH": str(HERE.parent)}
-        started = time.perf_counter()
+        started = self.spawned = time.perf_counter()
         self.process = subprocess.Popen(
             [*SERVERS[self.name], "--port", str(self.port)],
             env=env,
@@ -146,6 +147,16 @@ async def connected(http: aiohttp.ClientSession, url: str, names: list[str]) -> 
         batch = workers[start : start + 100]
         await asyncio.gather(*(worker.connect() for worker in batch))
     return workers
+
+
+async def first_ready(http: aiohttp.ClientSession, server: Server) -> float:
+    """Seconds from the spawn until a worker that connected at once got its stream:ready."""
+    (worker,) = await connected(http, server.url, ["first"])
+    await worker.start(3)
+    ready = time.perf_counter() - server.spawned
+    await worker.end()
+    await worker.close()
+    return ready
 
 
 async def run_scenario(
@@ -228,6 +239,7 @@ async def one_round(
             figures = Figures()
             try:
                 figures.values["start to healthy s"] = await server.start(http)
+                figures.values["start to first stream:ready s"] = await first_ready(http, server)
                 for index, scenario in enumerate(scenarios):
                     values, errors = await run_scenario(
                         http, server, scenario, duration, f"r{round_}s{index}"
