@@ -136,3 +136,17 @@ def test_a_record_names_the_function_that_logged_not_the_adapter() -> None:
 
     stream_started()
     assert lines.lines == ["stream_started"]
+
+
+def test_log_and_warning_carry_the_ids_and_follow_the_loggers_level() -> None:
+    log, lines = stream_log(logging.Formatter("%(levelname)s %(message)s"))
+    log.log(logging.ERROR, "broke: %s", "x", extra={"fragment_id": "f-1"})
+    log.warning("slow")
+    assert lines.lines == [
+        "ERROR broke: x [stream_id=s-1 session_id=sess-1]",
+        "WARNING slow [stream_id=s-1 session_id=sess-1]",
+    ]
+    logging.getLogger(f"tests.streamlog.{id(lines.formatter)}").setLevel(logging.ERROR)
+    assert not log.isEnabledFor(logging.WARNING)
+    log.warning("not written")
+    assert len(lines.lines) == 2
