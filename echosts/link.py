@@ -134,17 +134,22 @@ class Link:
         now = max(self._loop.time(), deadline or 0.0)
         self.step(lambda _: self.core.on_timer(now), "timer")
 
-    def _encode(self, output: Emit, namespace: str) -> str:
-        """The Socket.IO text packet of one event to this one client.
+    def _encode(self, output: Emit, namespace: str) -> list[str | bytes]:
+        """The Socket.IO packets of one event to this one client.
 
-        ``AsyncServer.emit`` would also look the recipient up in its rooms, scan the payload
-        for binary parts and start a task per recipient; a link knows its one recipient and
-        sends JSON only.
+        ``AsyncServer.emit`` would also look the recipient up in its rooms, scan every payload
+        for binary parts and start a task per recipient; a link knows its one recipient, and
+        only an echo of a worker's own binary attachment (which JSON cannot encode) needs the
+        scan: a binary event, then its attachments.
         """
-        packet = self.sio.packet_class(
-            EVENT, data=[output.event, output.data], namespace=namespace, binary=False
-        )
-        return str(packet.encode())
+        data = [output.event, output.data]
+        try:
+            packet = self.sio.packet_class(EVENT, data=data, namespace=namespace, binary=False)
+            return [packet.encode()]
+        except TypeError:
+            packet = self.sio.packet_class(EVENT, data=data, namespace=namespace)
+            encoded = packet.encode()
+            return encoded if isinstance(encoded, list) else [encoded]
 
     async def _send(self) -> None:
         while self.outbox:
@@ -154,7 +159,8 @@ class Link:
                     target = self.sid_for(namespace)
                     if target is None:
                         continue
-                    await self.sio.eio.send(self.eio_sid, self._encode(output, target[0]))
+                    for part in self._encode(output, target[0]):
+                        await self.sio.eio.send(self.eio_sid, part)
                 elif isinstance(output, Close):
                     await self.close(output.reason)
             except Exception:

@@ -17,6 +17,8 @@ encoded by the standard encoder.
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Callable
 from typing import Any
 
 import socketio
@@ -29,15 +31,42 @@ except ImportError:  # pragma: no cover - the fallback where no wheel exists
 
 
 def _standard_dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
+    """The standard encoder, writing a non-finite float as null, as orjson does."""
+    return json.dumps(
+        _finite(value) if _holds(value, _non_finite) else value, separators=(",", ":")
+    )
 
 
-def _holds_float(value: Any) -> bool:
-    """Whether a decoded value has a float anywhere: a number orjson may have rounded."""
+def _non_finite(value: Any) -> bool:
+    return isinstance(value, float) and not math.isfinite(value)
+
+
+def _holds(value: Any, wanted: Callable[[Any], bool]) -> bool:
+    """Whether ``wanted`` is true of a value anywhere inside; iterative, so depth costs no
+    stack (orjson decodes 1,024 levels, more than the interpreter would recurse through)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
+        elif wanted(item):
+            return True
+    return False
+
+
+def _finite(value: Any) -> Any:
+    """A copy with every non-finite float replaced by None (rare: only the fallback path)."""
     if isinstance(value, dict):
-        return any(_holds_float(item) for item in value.values())
-    if isinstance(value, list):
-        return any(_holds_float(item) for item in value)
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return None if _non_finite(value) else value
+
+
+def _is_float(value: Any) -> bool:
+    """A number orjson may have rounded: it reads integers beyond 64 bits as floats."""
     return isinstance(value, float)
 
 
@@ -61,7 +90,7 @@ class WireJson:
             value = orjson.loads(text)
         except orjson.JSONDecodeError:
             return engineio_json.loads(text)
-        return engineio_json.loads(text) if _holds_float(value) else value
+        return engineio_json.loads(text) if _holds(value, _is_float) else value
 
 
 class WirePacket(socketio.packet.Packet):

@@ -168,3 +168,12 @@ async def test_a_nan_in_the_workers_own_audio_field_is_echoed_as_null(make_worke
     await worker.emit("fragment:data", fragment("s", 0, odd=float("nan")))
     processed = await worker.next("fragment:processed")
     assert processed["dubbed_audio"]["odd"] is None
+
+
+async def test_a_binary_attachment_in_the_workers_audio_is_echoed_as_binary(make_worker) -> None:
+    worker = await make_worker().connect()
+    await worker.start("s")
+    await worker.emit("fragment:data", fragment("s", 0, raw=b"\x00\x01\xff"))
+    processed = await worker.next("fragment:processed")
+    assert processed["status"] == "success"
+    assert processed["dubbed_audio"]["raw"] == b"\x00\x01\xff"

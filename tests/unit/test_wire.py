@@ -55,3 +55,15 @@ def test_decoding_matches_the_standard_decoder_where_orjson_differs() -> None:
 def test_an_integer_of_over_a_hundred_digits_is_refused_as_engine_io_refuses_it() -> None:
     with pytest.raises(ValueError, match="too large"):
         WireJson.loads("[" + "9" * 101 + "]")
+
+
+def test_deep_nesting_decodes_as_the_standard_decoder_decodes_it() -> None:
+    text = '["e", {"x": ' + "[" * 600 + "1.5" + "]" * 600 + "}]"
+    assert WireJson.loads(text) == json.loads(text)
+
+
+def test_a_non_finite_float_is_encoded_as_null_on_both_paths() -> None:
+    assert WireJson.dumps({"a": float("nan")}) == '{"a":null}'
+    assert WireJson.dumps({"a": float("inf"), "big": 2**70}) == (
+        '{"a":null,"big":1180591620717411303424}'
+    )
