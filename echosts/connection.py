@@ -164,14 +164,12 @@ class Connection:
     def _fragment_data(self, payload: Any, now: float) -> list[Output]:
         event = p.FRAGMENT_DATA
         if not isinstance(payload, dict):
-            return self._invalid(
-                event, ("", f"payload must be a JSON object, got {p.json_type(payload)}")
-            )
+            return self._invalid(event, p.not_an_object(payload))
         fragment_id = p.readable_id(payload.get("fragment_id"))
         rejection = self._admit(event, payload.get("stream_id"), fragment_id)
         if rejection is not None:
             return self._reject(rejection)
-        result = self._admitted_session().receive_fragment(payload, now)
+        result = self._admitted_session().receive_fragment(payload, fragment_id, now)
         return self._reject(result) if isinstance(result, Rejection) else result
 
     def _worker_ack(self, payload: Any, now: float) -> list[Output]:

@@ -258,10 +258,15 @@ def describe(problem: ValidationError) -> tuple[str, str]:
     return path, f"{path}: {first['msg']}" if path else first["msg"]
 
 
+def not_an_object(payload: Any) -> tuple[str, str]:
+    """The ``(field, message)`` for a payload that is not a JSON object."""
+    return "", f"payload must be a JSON object, got {json_type(payload)}"
+
+
 def validate(model: type[M], payload: Any) -> M | tuple[str, str]:
     """``model`` parsed from ``payload``, or ``(field, message)`` naming what is wrong."""
     if not isinstance(payload, dict):
-        return "", f"payload must be a JSON object, got {json_type(payload)}"
+        return not_an_object(payload)
     try:
         return model.model_validate(payload)
     except ValidationError as problem:

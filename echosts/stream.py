@@ -32,10 +32,9 @@ def _ms(seconds: float) -> int:
 
 
 def _refused(
-    payload: dict[str, Any], stream_id: str, code: ErrorCode, message: str, **metadata: Any
+    stream_id: str, fragment_id: str | None, code: ErrorCode, message: str, **metadata: Any
 ) -> Rejection:
     """A refused fragment:data, naming its fragment_id when it has a readable one."""
-    fragment_id = p.readable_id(payload.get("fragment_id"))
     return Rejection(code, message, stream_id, fragment_id, {"event": p.FRAGMENT_DATA, **metadata})
 
 
@@ -102,9 +101,14 @@ class StreamSession:
 
     # fragments in
 
-    def receive_fragment(self, payload: dict[str, Any], now: float) -> list[Output] | Rejection:
-        """A ``fragment:data`` the admission table let in: checked, then accepted or refused."""
-        refuse = partial(_refused, payload, self.stream_id)
+    def receive_fragment(
+        self, payload: dict[str, Any], fragment_id: str | None, now: float
+    ) -> list[Output] | Rejection:
+        """A ``fragment:data`` the admission table let in: checked, then accepted or refused.
+
+        ``fragment_id`` is the payload's, when it is readable before validation.
+        """
+        refuse = partial(_refused, self.stream_id, fragment_id)
         audio = payload.get("audio")
         data = audio.get("data_base64") if isinstance(audio, dict) else None
         if isinstance(data, str) and len(data) > p.MAX_FRAGMENT_CHARS:
