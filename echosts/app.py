@@ -20,7 +20,7 @@ from echosts.context import Capabilities
 from echosts.control import control_routes
 from echosts.fleet import Fleet
 from echosts.gateway import Gateway
-from echosts.metrics import LiveState, PrometheusObserver, Scrape, make_registry
+from echosts.metrics import LiveState, PrometheusObserver, make_registry
 from echosts.plans import PlanBook
 from echosts.web import (
     HealthHandler,
@@ -62,7 +62,7 @@ def make_app(
     websocket = socketio_handler(sio, compression=settings.compression)
     routes: list[tuple[Any, ...]] = [(path, websocket) for path in SOCKETIO_PATHS]
     routes.append((r"/health", HealthHandler, {"fleet": fleet, "started": started}))
-    routes.append((r"/metrics", MetricsHandler, {"registry": Scrape(registry)}))
+    routes.append((r"/metrics", MetricsHandler, {"registry": registry}))
     routes.extend(control_routes(fleet, settings))
     return tornado.web.Application(
         routes,

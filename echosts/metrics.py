@@ -40,7 +40,9 @@ class CounterFamily:
     """A counter family kept as plain numbers, exported at scrape time.
 
     Everything that counts runs on the IOLoop, scrapes included, so the lock and the label
-    lookup prometheus_client's own counters pay on every increment buy nothing here.
+    lookup prometheus_client's own counters pay on every increment buy nothing here. Nor do
+    these families export ``*_created`` series, which would double a scrape's size for nothing
+    a soak dashboard uses.
     """
 
     __slots__ = ("documentation", "labels", "name", "values")
@@ -273,23 +275,6 @@ class LiveState(Collector):
         )
         build.add_metric([__version__, platform.python_version()], 1)
         yield build
-
-
-class Scrape(Collector):
-    """What /metrics shows of a registry: every series but the ``*_created`` ones.
-
-    They double a scrape's size for nothing a soak dashboard uses, and prometheus_client can
-    switch them off only for the whole process, every other registry in it included.
-    """
-
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.registry = registry
-
-    def collect(self) -> Iterator[Metric]:
-        for metric in self.registry.collect():
-            kept = Metric(metric.name, metric.documentation, metric.type, metric.unit)
-            kept.samples = [s for s in metric.samples if not s.name.endswith("_created")]
-            yield kept
 
 
 def make_registry() -> CollectorRegistry:

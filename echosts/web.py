@@ -9,8 +9,8 @@ from typing import Any
 
 import socketio
 import tornado.web
+from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
-from prometheus_client.registry import Collector
 
 from echosts import __version__
 from echosts.fleet import Fleet
@@ -80,7 +80,7 @@ class HealthHandler(JsonHandler):
 
 
 class MetricsHandler(tornado.web.RequestHandler):
-    def initialize(self, registry: Collector) -> None:
+    def initialize(self, registry: CollectorRegistry) -> None:
         self.registry = registry
 
     def get(self) -> None:
