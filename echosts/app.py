@@ -7,22 +7,22 @@ import logging
 import socket
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import socketio
 import tornado.web
-from prometheus_client import CollectorRegistry
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
 from echosts.config import Settings
 from echosts.context import Capabilities
 from echosts.control import control_routes
+from echosts.counting import CountingObserver
 from echosts.fleet import Fleet
 from echosts.gateway import Gateway
-from echosts.metrics import LiveState, PrometheusObserver, make_registry
 from echosts.plans import PlanBook
 from echosts.web import (
+    Exposition,
     HealthHandler,
     MetricsHandler,
     NotFoundHandler,
@@ -30,6 +30,9 @@ from echosts.web import (
     socketio_handler,
 )
 from echosts.wire import WirePacket
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
 
 log = logging.getLogger("echosts.app")
 
@@ -56,13 +59,13 @@ def make_app(
     settings: Settings,
     sio: socketio.AsyncServer,
     fleet: Fleet,
-    registry: CollectorRegistry,
+    exposition: Exposition,
     started: float,
 ) -> tornado.web.Application:
     websocket = socketio_handler(sio, compression=settings.compression)
     routes: list[tuple[Any, ...]] = [(path, websocket) for path in SOCKETIO_PATHS]
     routes.append((r"/health", HealthHandler, {"fleet": fleet, "started": started}))
-    routes.append((r"/metrics", MetricsHandler, {"registry": registry}))
+    routes.append((r"/metrics", MetricsHandler, {"exposition": exposition}))
     routes.extend(control_routes(fleet, settings))
     return tornado.web.Application(
         routes,
@@ -81,7 +84,7 @@ class EchoService:
     fleet: Fleet
     sio: socketio.AsyncServer
     gateway: Gateway
-    registry: CollectorRegistry
+    exposition: Exposition
     app: tornado.web.Application
     http_server: HTTPServer | None = None
     port: int | None = None
@@ -89,16 +92,19 @@ class EchoService:
     @classmethod
     def create(cls, settings: Settings, capabilities: Capabilities | None = None) -> EchoService:
         """The service, with its metrics observer in place of ``capabilities``' own."""
-        registry = make_registry()
-        capabilities = dataclasses.replace(
-            capabilities or Capabilities(), observer=PrometheusObserver(registry)
-        )
+        observer = CountingObserver()
+        capabilities = dataclasses.replace(capabilities or Capabilities(), observer=observer)
         fleet = Fleet(PlanBook(settings.max_plans, settings.plan_idle_expiry_s))
         sio = make_socketio_server(settings)
         gateway = Gateway(sio, settings, capabilities, fleet)
-        registry.register(LiveState(fleet))
-        app = make_app(settings, sio, fleet, registry, time.monotonic())
-        return cls(settings, capabilities, fleet, sio, gateway, registry, app)
+        exposition = Exposition(observer, fleet)
+        app = make_app(settings, sio, fleet, exposition, time.monotonic())
+        return cls(settings, capabilities, fleet, sio, gateway, exposition, app)
+
+    @property
+    def registry(self) -> CollectorRegistry:
+        """The Prometheus registry ``/metrics`` serves (built on first use)."""
+        return self.exposition.registry
 
     def listen(self, sockets: list[socket.socket] | None = None) -> int:
         """Starts accepting connections; returns the bound port (useful with port 0)."""

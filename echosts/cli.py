@@ -8,12 +8,13 @@ import logging
 import os
 import signal
 import sys
+import threading
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
 from tornado.ioloop import PeriodicCallback
 
-from echosts import __version__
+from echosts import __version__, protocol
 from echosts.app import EchoService
 from echosts.config import Settings, SettingsError, load_settings
 from echosts.logs import configure_logging
@@ -60,11 +61,24 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+def load_models_in_background() -> threading.Thread:
+    """Builds the payload validators while the service already answers its first requests.
+
+    Loading pydantic and building the models is the largest part of start-up; the service
+    answers ``/health`` without them, and a first ``stream:init`` that arrives sooner waits for
+    the import to finish (Python's import lock), never for a second one.
+    """
+    thread = threading.Thread(target=protocol.load_models, name="echosts-models", daemon=True)
+    thread.start()
+    return thread
+
+
 async def serve(settings: Settings) -> int:
     """Runs the service until a signal, drains it, and returns the exit status."""
     service = EchoService.create(settings)
     port = service.listen()
     tune_garbage_collector()
+    load_models_in_background()
     notifier = Notifier()
     shutdown = Shutdown()
     loop = asyncio.get_running_loop()

@@ -22,19 +22,20 @@ from echosts.context import Capabilities
 from echosts.errors import ErrorCode, Rejection
 from echosts.hangup import Hangup
 from echosts.outputs import Close, Output
-from echosts.plans import FaultPlan, PlanBook
+from echosts.plans import PlanBook
 from echosts.state import UNNAMED, Phase, State, Trigger, admit
 from echosts.stream import StreamSession
 
 log = logging.getLogger("echosts.session")
 
 
-CONFIG_EVENTS: dict[str, tuple[type[Any], Callable[..., list[Output]]]] = {
-    p.CONFIG_PROCESSING_DELAY: (p.ProcessingDelay, StreamSession.configure_delay),
-    p.CONFIG_ERROR_SIMULATION: (p.ErrorSimulation, StreamSession.configure_errors),
-    p.CONFIG_BACKPRESSURE: (p.Backpressure, StreamSession.configure_backpressure),
+CONFIG_EVENTS: dict[str, tuple[str, Callable[..., list[Output]]]] = {
+    p.CONFIG_PROCESSING_DELAY: ("ProcessingDelay", StreamSession.configure_delay),
+    p.CONFIG_ERROR_SIMULATION: ("ErrorSimulation", StreamSession.configure_errors),
+    p.CONFIG_BACKPRESSURE: ("Backpressure", StreamSession.configure_backpressure),
 }
-"""Each ``config:*`` event: the model its payload must fit, and the session's method for it."""
+"""Each ``config:*`` event: the name of the model its payload must fit (the models load on
+first use), and the session's method for it."""
 
 
 class Connection:
@@ -116,7 +117,7 @@ class Connection:
             self.session.expire(now, message)
         return self.on_timer(now)
 
-    def apply_plan(self, plan: FaultPlan, now: float) -> list[Output]:
+    def apply_plan(self, plan: p.FaultPlan, now: float) -> list[Output]:
         """A fault plan stored for this connection's stream applies at once; last writer wins."""
         session = self.session
         if session is None or session.state is State.COMPLETED or self.closing:
@@ -201,13 +202,13 @@ class Connection:
         payload: Any,
         now: float,
         event: str,
-        model: type[p.M],
-        apply: Callable[[StreamSession, p.M, float], list[Output]],
+        model: str,
+        apply: Callable[[StreamSession, Any, float], list[Output]],
     ) -> list[Output]:
         """A ``config:*`` event: the session first, then the payload, then its own ack."""
         if (rejection := self._admit(event)) is not None:
             return self._reject(rejection)
-        parsed = p.validate(model, payload)
+        parsed = p.validate(getattr(p, model), payload)
         if isinstance(parsed, tuple):
             log.info("%s rejected: %s", event, parsed[1], extra={"stream_id": self._stream_id()})
             return [outputs.config_rejected(event, parsed[1])]

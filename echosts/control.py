@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tornado.ioloop import IOLoop
 
+from echosts import protocol as p
 from echosts.auth import bearer_token, token_matches
 from echosts.config import Settings
 from echosts.fleet import Fleet
-from echosts.plans import DisconnectRequest, FaultPlan, PlanLimitError
-from echosts.protocol import M, validate
+from echosts.plans import PlanLimitError
 from echosts.web import JsonError, JsonHandler
+
+if TYPE_CHECKING:
+    from echosts.models import Inbound
 
 log = logging.getLogger("echosts.control")
 
@@ -39,7 +42,7 @@ class ControlHandler(JsonHandler):
                 self.set_header("WWW-Authenticate", 'Bearer realm="echosts"')
                 self.reply(401, {"error": "Authorization: Bearer <api key> is required"})
 
-    def body(self, model: type[M], *, empty_ok: bool = False) -> M:
+    def body(self, model: type[Inbound], *, empty_ok: bool = False) -> Any:
         """The request body parsed into ``model``; a 400 naming the field otherwise."""
         raw = self.request.body
         if not raw.strip() and empty_ok:
@@ -48,7 +51,7 @@ class ControlHandler(JsonHandler):
             payload = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as problem:
             raise JsonError(400, f"the body is not valid JSON: {problem}", field="") from None
-        parsed = validate(model, payload)
+        parsed = p.validate(model, payload)
         if isinstance(parsed, tuple):
             field, message = parsed
             raise JsonError(400, message, field=field)
@@ -64,7 +67,7 @@ def _no_plan(stream_id: str) -> JsonError:
 
 class PlanHandler(ControlHandler):
     def put(self, stream_id: str) -> None:
-        plan = self.body(FaultPlan)
+        plan = self.body(p.FaultPlan)
         try:
             stored = self.plans.put(stream_id, plan, self.now())
         except PlanLimitError as problem:
@@ -95,7 +98,7 @@ class PlanHandler(ControlHandler):
 
 class DisconnectHandler(ControlHandler):
     def post(self, stream_id: str) -> None:
-        request = self.body(DisconnectRequest, empty_ok=True)
+        request = self.body(p.DisconnectRequest, empty_ok=True)
         count = self.fleet.disconnect_stream(stream_id, request.delay_ms)
         log.info(
             "disconnect requested: stream_id=%s delay_ms=%d connections=%d",

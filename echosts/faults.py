@@ -10,11 +10,15 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from echosts.context import SessionRandom
 from echosts.errors import ERROR_TRAITS, ErrorCode
 from echosts.outputs import DROPPED, SUCCESS, Outcome, failure
-from echosts.protocol import MAX_DELAY_MS, Backpressure, ErrorSimulation, ProcessingDelay
+from echosts.protocol import MAX_DELAY_MS
+
+if TYPE_CHECKING:
+    from echosts.models import Backpressure, ErrorSimulation, ProcessingDelay
 
 LOGNORMAL_SIGMA = 1.0
 """Shape of the lognormal jitter: median ``jitter_ms``, p90 about 3.6 times it, p99 about 10."""

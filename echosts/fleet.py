@@ -10,12 +10,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from functools import partial
+from typing import TYPE_CHECKING
 
 from echosts.connection import Connection
 from echosts.link import Link
 from echosts.outputs import Output
-from echosts.plans import FaultPlan, PlanBook
+from echosts.plans import PlanBook
 from echosts.stream import StreamSession
+
+if TYPE_CHECKING:
+    from echosts.models import FaultPlan
 
 
 class Fleet:

@@ -8,53 +8,12 @@ so a shared instance that runs for weeks cannot grow without limit.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
-
-from pydantic import ConfigDict, Field
+from typing import TYPE_CHECKING, Any
 
 from echosts.errors import ErrorCode
-from echosts.protocol import (
-    MAX_SCHEDULED_DISCONNECT_MS,
-    RARELY_USED,
-    Backpressure,
-    ErrorSimulation,
-    Inbound,
-    ProcessingDelay,
-)
 
-MAX_DROPPED = 10_000
-
-
-class RefuseConnections(Inbound):
-    model_config = RARELY_USED
-
-    count: int = Field(ge=0, le=1_000_000)
-    code: Literal["AUTH_FAILED", "RATE_LIMIT"] = "AUTH_FAILED"
-
-
-class FaultPlan(Inbound):
-    """The body of ``PUT /admin/streams/{stream_id}/plan``; unknown keys are refused."""
-
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, defer_build=True)
-
-    error_simulation: ErrorSimulation | None = None
-    processing_delay: ProcessingDelay | None = None
-    backpressure: Backpressure | None = None
-    refuse_connections: RefuseConnections | None = None
-    drop_processed: list[Annotated[int, Field(ge=0)]] | None = Field(
-        default=None, max_length=MAX_DROPPED
-    )
-
-    def dropped(self) -> frozenset[int]:
-        return frozenset(self.drop_processed or ())
-
-
-class DisconnectRequest(Inbound):
-    """The body of ``POST /admin/streams/{stream_id}/disconnect``."""
-
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, defer_build=True)
-
-    delay_ms: int = Field(default=0, ge=0, le=MAX_SCHEDULED_DISCONNECT_MS)
+if TYPE_CHECKING:
+    from echosts.models import FaultPlan
 
 
 class PlanLimitError(Exception):

@@ -19,7 +19,6 @@ from echosts.errors import ErrorCode, Rejection
 from echosts.faults import CLEAR, DelaySpec, Level, SessionFaults
 from echosts.logs import StreamLog
 from echosts.outputs import DROPPED, Emit, Output
-from echosts.plans import FaultPlan
 from echosts.sequence import InFlightFragment, OrderedInFlight, Sequencer
 from echosts.state import State, Trigger, after
 from echosts.stats import SessionStatistics
@@ -207,7 +206,7 @@ class StreamSession:
         self.faults.set_backpressure(config, self._settings.backpressure_enabled)
         return [outputs.backpressure_accepted(), *self._backpressure(now)]
 
-    def apply_plan(self, plan: FaultPlan, now: float) -> list[Output]:
+    def apply_plan(self, plan: p.FaultPlan, now: float) -> list[Output]:
         """A fault plan's keys, as their config events would set them, without the acks."""
         out: list[Output] = []
         if plan.error_simulation is not None:

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import time
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import socketio
 import tornado.web
-from prometheus_client import CollectorRegistry
-from prometheus_client.exposition import choose_encoder
 
 from echosts import __version__
+from echosts.counting import CountingObserver
 from echosts.fleet import Fleet
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from prometheus_client import CollectorRegistry
 
 access_log = logging.getLogger("echosts.access")
 
@@ -79,14 +85,37 @@ class HealthHandler(JsonHandler):
         self.reply(503 if draining else 200, body)
 
 
+class Exposition:
+    """What ``/metrics`` serves, with prometheus_client loaded and the registry built on the
+    first scrape: a process that is never scraped, or not yet, does not pay for them."""
+
+    def __init__(self, observer: CountingObserver, fleet: Fleet) -> None:
+        self.observer = observer
+        self.fleet = fleet
+
+    @cached_property
+    def _metrics(self) -> ModuleType:
+        return importlib.import_module("echosts.metrics")
+
+    @cached_property
+    def registry(self) -> CollectorRegistry:
+        registry: CollectorRegistry = self._metrics.make_registry(self.observer, self.fleet)
+        return registry
+
+    def render(self, accept: str) -> tuple[bytes, str]:
+        """The exposition body and its content type, in the format ``accept`` asks for."""
+        body, content_type = self._metrics.render(self.registry, accept)
+        return body, content_type
+
+
 class MetricsHandler(tornado.web.RequestHandler):
-    def initialize(self, registry: CollectorRegistry) -> None:
-        self.registry = registry
+    def initialize(self, exposition: Exposition) -> None:
+        self.exposition = exposition
 
     def get(self) -> None:
-        encoder, content_type = choose_encoder(self.request.headers.get("Accept", ""))
+        body, content_type = self.exposition.render(self.request.headers.get("Accept", ""))
         self.set_header("Content-Type", content_type)
-        self.finish(encoder(self.registry))
+        self.finish(body)
 
 
 class NotFoundHandler(JsonHandler):

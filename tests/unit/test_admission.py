@@ -9,8 +9,9 @@ import pytest
 from echosts.admission import Admission, Handshake, auth_token
 from echosts.config import Settings
 from echosts.errors import ErrorCode
+from echosts.models import FaultPlan
 from echosts.observe import Observer
-from echosts.plans import FaultPlan, PlanBook
+from echosts.plans import PlanBook
 
 NOW = 100.0
 STREAM = "s-1"

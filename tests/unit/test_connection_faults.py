@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from echosts.errors import ERROR_TRAITS, ErrorCode
+from echosts.models import FaultPlan
 from echosts.observe import Observer
-from echosts.plans import FaultPlan
 from tests.unit.driver import Driver, closes, error, names, of, only
 
 

@@ -12,8 +12,8 @@ from echosts.faults import (
     SessionFaults,
     ThresholdRule,
 )
+from echosts.models import Backpressure, ErrorSimulation
 from echosts.outputs import DROPPED, SUCCESS
-from echosts.protocol import Backpressure, ErrorSimulation
 
 
 def test_fixed_delay_without_jitter_is_exact() -> None:

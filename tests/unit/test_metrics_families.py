@@ -5,7 +5,8 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.registry import Collector
 
-from echosts.metrics import TIME_BUCKETS, CounterFamily, HistogramFamily
+from echosts.counting import TIME_BUCKETS, CounterFamily, HistogramFamily
+from echosts.metrics import exported
 
 VALUES = [0.0, 0.001, 0.0011, 0.025, 0.3, 7.5, 10.0, 12.0, 0.004]
 
@@ -15,7 +16,7 @@ class Export(Collector):
         self.families = families
 
     def collect(self):  # type: ignore[no-untyped-def]
-        return [family.metric() for family in self.families]
+        return [exported(family) for family in self.families]
 
 
 def samples(registry: CollectorRegistry) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

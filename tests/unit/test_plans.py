@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 from echosts.errors import ErrorCode
-from echosts.plans import FaultPlan, PlanBook, PlanLimitError
-from echosts.protocol import validate
+from echosts.models import FaultPlan, validate
+from echosts.plans import PlanBook, PlanLimitError
 
 
 def plan(**keys: object) -> FaultPlan:

@@ -1,0 +1,254 @@
+"""Strict pydantic models of everything a worker or a test sends: events and control bodies.
+
+Inbound models are strict (``"48000"``, ``48000.0`` and ``true`` are not integers), ignore
+unknown extra fields, and refuse ``null`` for every field: an optional field is omitted, not
+nulled. ``validate`` turns pydantic's first complaint into a message that names the field.
+
+This module is loaded on first use (see ``echosts.protocol``), never at start: importing
+pydantic and building these validators costs more than the rest of echosts' start-up.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from echosts.protocol import (
+    ERROR_CODES,
+    MAX_DELAY_MS,
+    MAX_DROPPED,
+    MAX_FRAGMENT_CHARS,
+    MAX_RULES,
+    MAX_SCHEDULED_DISCONNECT_MS,
+    is_padded_base64,
+    not_an_object,
+)
+
+M = TypeVar("M", bound="Inbound")
+
+
+class Inbound(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _refuse_null(cls, value: Any) -> Any:
+        if value is None:
+            raise PydanticCustomError("null_value", "Input should not be null; omit the field")
+        return value
+
+
+RARELY_USED = ConfigDict(strict=True, extra="ignore", frozen=True, defer_build=True)
+"""For what the fragment path never meets: its validator is built on first use, not at start."""
+
+
+def _text(max_length: int) -> Any:
+    return Field(min_length=1, max_length=max_length)
+
+
+class StreamConfig(Inbound):
+    source_language: str = Field(default="en", min_length=1, max_length=35)
+    target_language: str = Field(default="es", min_length=1, max_length=35)
+    voice_profile: str = Field(default="default", min_length=1, max_length=256)
+    chunk_duration_ms: int = Field(default=1000, ge=100, le=60000)
+    sample_rate_hz: int = Field(default=48000, ge=8000, le=192000)
+    channels: int = Field(default=1, ge=1, le=2)
+    format: str = Field(default="m4a", min_length=1, max_length=32)
+
+
+class StreamInit(Inbound):
+    stream_id: str = _text(256)
+    worker_id: str | None = Field(default=None, min_length=1, max_length=256)
+    config: StreamConfig
+    max_inflight: int = Field(default=3, ge=1, le=10)
+    timeout_ms: int = Field(default=8000, ge=1000, le=30000)
+
+
+class Audio(Inbound):
+    format: str = _text(32)
+    sample_rate_hz: int = Field(ge=8000, le=192000)
+    channels: int = Field(ge=1, le=2)
+    duration_ms: int = Field(ge=0, le=60000)
+    data_base64: str = Field(max_length=MAX_FRAGMENT_CHARS)
+
+    @field_validator("data_base64")
+    @classmethod
+    def _is_base64(cls, value: str) -> str:
+        if not is_padded_base64(value):
+            raise PydanticCustomError("base64", "Input should be valid padded base64")
+        return value
+
+
+class FragmentData(Inbound):
+    fragment_id: str = _text(256)
+    stream_id: str
+    sequence_number: int = Field(ge=0)
+    timestamp: int
+    audio: Audio
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class WorkerAck(Inbound):
+    fragment_id: str = _text(256)
+    status: Literal["received", "applied"]
+    timestamp: int
+
+
+class StreamControl(Inbound):
+    """``stream:pause``, ``stream:resume`` and ``stream:end``."""
+
+    model_config = RARELY_USED
+
+    stream_id: str
+    reason: str | None = Field(default=None, max_length=1024)
+
+
+class ProcessingDelay(Inbound):
+    model_config = RARELY_USED
+
+    delay_ms: int = Field(ge=0, le=MAX_DELAY_MS)
+    jitter_ms: int = Field(default=0, ge=0, le=MAX_DELAY_MS)
+    distribution: Literal["uniform", "lognormal"] = "uniform"
+    seed: int | None = None
+
+
+class ErrorRule(Inbound):
+    model_config = RARELY_USED
+
+    trigger: Literal["sequence_number", "fragment_id", "nth_fragment"]
+    value: Any
+    error_code: str
+    error_message: str | None = Field(default=None, min_length=1, max_length=1024)
+    retryable: bool | None = None
+    stage: Literal["asr", "translation", "tts"] = "asr"
+    status: Literal["failed", "partial"] = "failed"
+
+    @field_validator("value")
+    @classmethod
+    def _fits_trigger(cls, value: Any, info: ValidationInfo) -> Any:
+        trigger = info.data.get("trigger")
+        if trigger == "fragment_id":
+            if not isinstance(value, str) or not 1 <= len(value) <= 256:
+                raise PydanticCustomError(
+                    "trigger_value", "fragment_id trigger needs a string of 1-256 characters"
+                )
+        elif trigger is not None:
+            lowest = 1 if trigger == "nth_fragment" else 0
+            if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
+                raise PydanticCustomError(
+                    "trigger_value",
+                    "{trigger} trigger needs an integer >= {lowest}",
+                    {"trigger": trigger, "lowest": lowest},
+                )
+        return value
+
+    @field_validator("error_code")
+    @classmethod
+    def _known_code(cls, value: str) -> str:
+        if value not in ERROR_CODES:
+            raise PydanticCustomError(
+                "error_code",
+                "unknown error code; one of {codes}",
+                {"codes": ", ".join(ERROR_CODES)},
+            )
+        return value
+
+
+class ErrorSimulation(Inbound):
+    model_config = RARELY_USED
+
+    enabled: bool = True
+    rules: list[ErrorRule] = Field(default_factory=list, max_length=MAX_RULES)
+
+
+class Backpressure(Inbound):
+    model_config = RARELY_USED
+
+    enabled: bool
+    threshold: int | None = Field(default=None, ge=1, le=10000)
+    severity: Literal["low", "medium", "high"] | None = None
+    action: Literal["slow_down", "pause", "none"] | None = None
+    recommended_delay_ms: int | None = Field(default=None, ge=0, le=MAX_DELAY_MS)
+
+    @model_validator(mode="after")
+    def _threshold_needs_a_level(self) -> Backpressure:
+        if self.enabled and self.threshold is not None:
+            missing = [name for name in ("severity", "action") if getattr(self, name) is None]
+            if missing:
+                raise PydanticCustomError(
+                    "missing_level",
+                    "required when threshold is set",
+                    {"field": missing[0]},
+                )
+        return self
+
+
+class SimulateDisconnect(Inbound):
+    model_config = RARELY_USED
+
+    delay_ms: int = Field(ge=0, le=MAX_SCHEDULED_DISCONNECT_MS)
+    reason: str | None = Field(default=None, max_length=1024)
+
+
+def describe(problem: ValidationError) -> tuple[str, str]:
+    """The first failing field of ``problem`` as ``(field path, message naming it)``."""
+    first = problem.errors(include_url=False)[0]
+    path = ""
+    named = (first.get("ctx") or {}).get("field")
+    for part in (*first["loc"], *([named] if named else [])):
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    if first["type"] == "missing":
+        return path, f"{path}: required field is missing"
+    return path, f"{path}: {first['msg']}" if path else first["msg"]
+
+
+class RefuseConnections(Inbound):
+    model_config = RARELY_USED
+
+    count: int = Field(ge=0, le=1_000_000)
+    code: Literal["AUTH_FAILED", "RATE_LIMIT"] = "AUTH_FAILED"
+
+
+class FaultPlan(Inbound):
+    """The body of ``PUT /admin/streams/{stream_id}/plan``; unknown keys are refused."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, defer_build=True)
+
+    error_simulation: ErrorSimulation | None = None
+    processing_delay: ProcessingDelay | None = None
+    backpressure: Backpressure | None = None
+    refuse_connections: RefuseConnections | None = None
+    drop_processed: list[Annotated[int, Field(ge=0)]] | None = Field(
+        default=None, max_length=MAX_DROPPED
+    )
+
+    def dropped(self) -> frozenset[int]:
+        return frozenset(self.drop_processed or ())
+
+
+class DisconnectRequest(Inbound):
+    """The body of ``POST /admin/streams/{stream_id}/disconnect``."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, defer_build=True)
+
+    delay_ms: int = Field(default=0, ge=0, le=MAX_SCHEDULED_DISCONNECT_MS)
+
+
+def validate(model: type[M], payload: Any) -> M | tuple[str, str]:
+    """``model`` parsed from ``payload``, or ``(field, message)`` naming what is wrong."""
+    if not isinstance(payload, dict):
+        return not_an_object(payload)
+    try:
+        return model.model_validate(payload)
+    except ValidationError as problem:
+        return describe(problem)
