@@ -61,6 +61,12 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+def load_models() -> None:
+    """Builds the payload validators, then moves them out of the collector's sight too."""
+    protocol.load_models()
+    gc.freeze()
+
+
 def load_models_in_background() -> threading.Thread:
     """Builds the payload validators while the service already answers its first requests.
 
@@ -68,7 +74,7 @@ def load_models_in_background() -> threading.Thread:
     answers ``/health`` without them, and a first ``stream:init`` that arrives sooner waits for
     the import to finish (Python's import lock), never for a second one.
     """
-    thread = threading.Thread(target=protocol.load_models, name="echosts-models", daemon=True)
+    thread = threading.Thread(target=load_models, name="echosts-models", daemon=True)
     thread.start()
     return thread
 
