@@ -8,6 +8,7 @@ connection's admission table has let the event in. Nothing here does IO or reads
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -35,6 +36,34 @@ def _refused(
 ) -> Rejection:
     """A refused fragment:data, naming its fragment_id when it has a readable one."""
     return Rejection(code, message, stream_id, fragment_id, {"event": p.FRAGMENT_DATA, **metadata})
+
+
+@dataclass(frozen=True, slots=True)
+class StreamParameters:
+    """What a stream:init's ``config`` said, kept by the session for as long as it lives.
+
+    Slotted: the pydantic model it comes from costs about 1 KB more per idle session.
+    """
+
+    source_language: str
+    target_language: str
+    voice_profile: str
+    chunk_duration_ms: int
+    sample_rate_hz: int
+    channels: int
+    format: str
+
+    @classmethod
+    def of(cls, config: p.StreamConfig) -> StreamParameters:
+        return cls(
+            config.source_language,
+            config.target_language,
+            config.voice_profile,
+            config.chunk_duration_ms,
+            config.sample_rate_hz,
+            config.channels,
+            config.format,
+        )
 
 
 class StreamSession:
@@ -70,7 +99,7 @@ class StreamSession:
         self.stream_id = init.stream_id
         self.worker_id = worker_id
         self.session_id = session_id
-        self.config = init.config
+        self.config = StreamParameters.of(init.config)
         self.max_inflight = init.max_inflight
         self.timeout_ms = init.timeout_ms
         self.state = State.ACTIVE
