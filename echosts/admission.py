@@ -2,8 +2,8 @@
 
 Pure: the gateway gathers the handshake's facts, asks ``Admission.decide``, and raises the
 refusal it gets back. Checks run in the protocol's order: the API key on every namespace a
-connection joins; then, once per Engine.IO connection, draining, the connection limit and a
-fault plan's planned refusals.
+connection joins; then, once per Engine.IO connection, the refusals a test asked for whatever
+the headers, draining, the connection limit and a fault plan's planned refusals.
 """
 
 from __future__ import annotations
@@ -37,19 +37,53 @@ class Handshake:
     draining: bool
 
 
+class PendingRefusals:
+    """Section 11.7: the next ``count`` connection attempts are refused, whatever their headers.
+
+    The real worker sends no ``X-Stream-ID``, so a plan's ``refuse_connections`` never matches
+    it; this count does.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.code = ErrorCode.RATE_LIMIT
+
+    def set(self, count: int, code: ErrorCode) -> None:
+        """Replaces any earlier count."""
+        self.count = count
+        self.code = code
+
+    def clear(self) -> None:
+        self.count = 0
+
+    def take(self) -> ErrorCode | None:
+        """The code to refuse this attempt with, counting it down; None to let it through."""
+        if self.count <= 0:
+            return None
+        self.count -= 1
+        return self.code
+
+
 @dataclass(frozen=True)
 class Refused:
     code: ErrorCode
     reason: str
-    """The metric label: auth_failed, draining, connection_limit or fault_plan."""
+    """The metric label: one of ``observe.REFUSAL_REASONS``."""
     message: str
 
 
 class Admission:
-    def __init__(self, settings: Settings, plans: PlanBook, observer: Observer) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        plans: PlanBook,
+        observer: Observer,
+        refusals: PendingRefusals,
+    ) -> None:
         self.settings = settings
         self.plans = plans
         self.observer = observer
+        self.refusals = refusals
 
     def decide(self, handshake: Handshake, now: float) -> Refused | None:
         """None to admit; a refusal, counted, otherwise. A planned refusal is used up."""
@@ -62,6 +96,14 @@ class Admission:
             )
         if not handshake.opens_connection:
             return None
+        pending = self.refusals.take()
+        if pending is not None:
+            self.observer.fault_injected("refusal")
+            return self._refuse(
+                pending,
+                "refuse_all",
+                f"refused by POST /admin/connections/refuse ({self.refusals.count} more to refuse)",
+            )
         if handshake.draining:
             return self._refuse(
                 ErrorCode.RATE_LIMIT,

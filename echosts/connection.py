@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -19,14 +20,24 @@ from echosts import outputs
 from echosts import protocol as p
 from echosts.config import Settings
 from echosts.context import Capabilities
-from echosts.errors import ErrorCode, Rejection
+from echosts.errors import ErrorCode, Rejection, metric_label
 from echosts.hangup import Hangup
-from echosts.outputs import Close, Output
+from echosts.outputs import Close, Emit, Output
 from echosts.plans import PlanBook
 from echosts.state import UNNAMED, Phase, State, Trigger, admit
 from echosts.stream import StreamSession
 
 log = logging.getLogger("echosts.session")
+
+
+@dataclass(frozen=True, slots=True)
+class PendingInit:
+    """A stream:init a fault plan answers late (section 11.5): ready, or refused, at ``due``."""
+
+    due: float
+    init: Any
+    """The validated ``StreamInit``."""
+    error_code: str | None
 
 
 CONFIG_EVENTS: dict[str, tuple[str, Callable[..., list[Output]]]] = {
@@ -43,6 +54,7 @@ class Connection:
 
     __slots__ = (
         "_hangup",
+        "_pending_init",
         "capabilities",
         "closing",
         "draining",
@@ -72,6 +84,7 @@ class Connection:
         self.session: StreamSession | None = None
         self.closing = False
         self._hangup = Hangup()
+        self._pending_init: PendingInit | None = None
 
     @property
     def phase(self) -> Phase:
@@ -107,6 +120,8 @@ class Connection:
         if self.closing:
             return None
         deadlines = [self._hangup.next_deadline()]
+        if self._pending_init is not None:
+            deadlines.append(self._pending_init.due)
         if self.session is not None:
             deadlines.append(self.session.inflight.next_due())
         return min((d for d in deadlines if d is not None), default=None)
@@ -126,12 +141,24 @@ class Connection:
         out.extend(self._settle(now))
         return out
 
-    def schedule_disconnect(self, now: float, delay_ms: int, reason: str) -> list[Output]:
-        """Drops the connection ``delay_ms`` from now, session or not."""
+    def schedule_disconnect(self, now: float, delay_ms: int, close: Close) -> list[Output]:
+        """Drops the connection ``delay_ms`` from now, as ``close`` says, session or not."""
         if self.closing:
             return []
-        self._schedule_disconnect(now + delay_ms / 1000, reason)
+        self._schedule_disconnect(now + delay_ms / 1000, close)
         return self._settle(now)
+
+    def push(self, emit: Emit) -> list[Output]:
+        """An event a test pushes (section 11.8): sent as it is, the session left as it was."""
+        if self.session is None or self.closing:
+            return []
+        log.info(
+            "event pushed through the control API: %s",
+            emit.event,
+            extra={"stream_id": self.session.stream_id},
+        )
+        self.capabilities.observer.fault_injected("push")
+        return [emit]
 
     # worker events
 
@@ -143,13 +170,37 @@ class Connection:
         parsed = p.validate(p.StreamInit, payload)
         if isinstance(parsed, tuple):
             return self._invalid(event, parsed)
+        if self._pending_init is not None:
+            pending = self._pending_init.init.stream_id
+            message = f"{event}: the stream:init of stream {p.show(pending)} is still pending"
+            rejection = Rejection(ErrorCode.INVALID_CONFIG, message, metadata={"event": event})
+            return self._reject(rejection)
         if (rejection := self._admit(event)) is not None:
             return self._reject(rejection)
-        worker_id = parsed.worker_id or self.header_worker_id or "unknown"
-        session_id = self.capabilities.new_id()
-        session = StreamSession(parsed, worker_id, session_id, self.settings, self.capabilities)
-        self.session = session
         self._hangup.cancel_auto()
+        fault = self.plans.take_init(parsed.stream_id, now)
+        if fault is None:
+            return self._start(parsed, now)
+        self.session = None
+        self._pending_init = PendingInit(now + fault.delay_ms / 1000, parsed, fault.error_code)
+        self.capabilities.observer.fault_injected(
+            "init_error" if fault.error_code is not None else "init_delay"
+        )
+        log.info(
+            "stream:init held by the fault plan: stream_id=%s delay_ms=%d error_code=%s",
+            parsed.stream_id,
+            fault.delay_ms,
+            fault.error_code,
+            extra={"stream_id": parsed.stream_id},
+        )
+        return []
+
+    def _start(self, init: Any, now: float) -> list[Output]:
+        """A new session for ``init``: stream:ready, then what its stream's plan does at once."""
+        worker_id = init.worker_id or self.header_worker_id or "unknown"
+        session_id = self.capabilities.new_id()
+        session = StreamSession(init, worker_id, session_id, self.settings, self.capabilities)
+        self.session = session
         out: list[Output] = [
             outputs.stream_ready(session.stream_id, session_id, session.max_inflight)
         ]
@@ -220,12 +271,14 @@ class Connection:
         if isinstance(parsed, tuple):
             return self._invalid(event, parsed)
         reason = parsed.reason or event
-        self._schedule_disconnect(now + parsed.delay_ms / 1000, reason)
+        close = Close(reason, parsed.mode, parsed.hang_ms)
+        self._schedule_disconnect(now + parsed.delay_ms / 1000, close)
         at_ms = round(self.capabilities.wall_time() * 1000) + parsed.delay_ms
         log.info(
-            "disconnect scheduled: stream_id=%s delay_ms=%d reason=%s",
+            "disconnect scheduled: stream_id=%s delay_ms=%d mode=%s reason=%s",
             self._stream_id(),
             parsed.delay_ms,
+            parsed.mode,
             reason,
             extra={"stream_id": self._stream_id()},
         )
@@ -236,21 +289,36 @@ class Connection:
     def _settle(self, now: float) -> list[Output]:
         """Releases what is due, completes an ending stream, and closes when it is time."""
         out: list[Output] = []
+        pending = self._pending_init
+        if pending is not None and pending.due <= now:
+            self._pending_init = None
+            out.extend(self._answer_pending(pending, now))
         session = self.session
         if session is not None:
             out.extend(session.release_due(now))
             if session.state is State.ENDING and not session.inflight:
                 out.append(session.complete(now))
                 self._hangup.auto_at(now + self.settings.auto_disconnect_s)
-        reason = self._hangup.due(now)
-        if reason is not None:
+        close = self._hangup.due(now)
+        if close is not None:
             self.closing = True
-            out.append(Close(reason))
+            out.append(close)
         return out
 
-    def _schedule_disconnect(self, due: float, reason: str) -> None:
-        self.capabilities.observer.fault_injected("disconnect")
-        self._hangup.schedule(due, reason)
+    def _answer_pending(self, pending: PendingInit, now: float) -> list[Output]:
+        if pending.error_code is None:
+            return self._start(pending.init, now)
+        stream_id = pending.init.stream_id
+        message = f"stream:init refused by the fault plan of stream {p.show(stream_id)}"
+        rejection = Rejection(
+            pending.error_code, message, stream_id, metadata={"event": p.STREAM_INIT}
+        )
+        return self._reject(rejection)
+
+    def _schedule_disconnect(self, due: float, close: Close) -> None:
+        kind = "disconnect" if close.mode == "server_disconnect" else close.mode
+        self.capabilities.observer.fault_injected(kind)
+        self._hangup.schedule(due, close)
 
     def _stream_id(self) -> str | None:
         return self.session.stream_id if self.session is not None else None
@@ -276,12 +344,12 @@ class Connection:
     def _reject(self, rejection: Rejection) -> list[Output]:
         event = rejection.event
         self.capabilities.observer.event_rejected(
-            event if event in HANDLERS else "unknown", rejection.code.value
+            event if event in HANDLERS else "unknown", metric_label(rejection.code)
         )
         log.info(
             "rejected %s: code=%s stream_id=%s fragment_id=%s: %s",
             event,
-            rejection.code.value,
+            rejection.code,
             rejection.stream_id,
             rejection.fragment_id,
             rejection.message,

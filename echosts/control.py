@@ -17,7 +17,9 @@ from tornado.ioloop import IOLoop
 from echosts import protocol as p
 from echosts.auth import bearer_token, token_matches
 from echosts.config import Settings
+from echosts.errors import ErrorCode
 from echosts.fleet import Fleet
+from echosts.outputs import Emit
 from echosts.plans import PlanLimitError
 from echosts.web import JsonError, JsonHandler
 
@@ -99,20 +101,59 @@ class PlanHandler(ControlHandler):
 class DisconnectHandler(ControlHandler):
     def post(self, stream_id: str) -> None:
         request = self.body(p.DisconnectRequest, empty_ok=True)
-        count = self.fleet.disconnect_stream(stream_id, request.delay_ms)
+        count = self.fleet.disconnect_stream(
+            stream_id, request.delay_ms, request.mode, request.hang_ms
+        )
         log.info(
-            "disconnect requested: stream_id=%s delay_ms=%d connections=%d",
+            "disconnect requested: stream_id=%s delay_ms=%d mode=%s connections=%d",
             stream_id,
             request.delay_ms,
+            request.mode,
             count,
             extra={"stream_id": stream_id},
         )
         self.reply(200, {"connections": count})
 
 
+class EmitHandler(ControlHandler):
+    """Section 11.8: any server-to-worker event, as it is, to a stream's connections."""
+
+    def post(self, stream_id: str) -> None:
+        request = self.body(p.PushedEvent)
+        count = self.fleet.push(stream_id, Emit(request.event, request.data))
+        log.info(
+            "event pushed: stream_id=%s event=%s connections=%d",
+            stream_id,
+            request.event,
+            count,
+            extra={"stream_id": stream_id},
+        )
+        self.reply(200, {"connections": count})
+
+
+class RefuseHandler(ControlHandler):
+    """Section 11.7: refuse the next connection attempts, whatever their headers."""
+
+    def post(self) -> None:
+        request = self.body(p.RefuseAll)
+        self.fleet.refusals.set(request.count, ErrorCode(request.code))
+        log.info("connection refusals set: count=%d code=%s", request.count, request.code)
+        self.get()
+
+    def get(self) -> None:
+        refusals = self.fleet.refusals
+        self.reply(200, {"pending": refusals.count, "code": refusals.code.value})
+
+    def delete(self) -> None:
+        self.fleet.refusals.clear()
+        log.info("connection refusals cleared")
+        self.get()
+
+
 class ResetHandler(ControlHandler):
     def post(self) -> None:
         removed = self.plans.reset()
+        self.fleet.refusals.clear()
         log.info("control state reset: plans_removed=%d", removed)
         self.reply(200, {"plans_removed": removed})
 
@@ -124,5 +165,7 @@ def control_routes(
     return [
         (rf"/admin/streams/{STREAM}/plan", PlanHandler, init),
         (rf"/admin/streams/{STREAM}/disconnect", DisconnectHandler, init),
+        (rf"/admin/streams/{STREAM}/emit", EmitHandler, init),
+        (r"/admin/connections/refuse", RefuseHandler, init),
         (r"/admin/reset", ResetHandler, init),
     ]

@@ -1,11 +1,13 @@
 """The protocol's error codes, their severity and retryability, and the peer-fault type.
 
-The table is copied from the protocol description (section 5) and tested row by row. Payloads
-and logs always carry the code's ``.value``.
+The tables are copied from the protocol description (section 5 for echosts' own codes,
+section 11.1 for the real STS service's) and tested row by row. A simulated fault may use any
+well-formed code; one in neither table is an error, not retryable.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -46,6 +48,44 @@ ERROR_TRAITS: dict[ErrorCode, CodeTraits] = {
 }
 
 
+STS_TRAITS: dict[str, CodeTraits] = {
+    "INVALID_VOICE_PROFILE": CodeTraits("error", False),
+    "UNSUPPORTED_LANGUAGE": CodeTraits("error", False),
+    "INVALID_AUDIO_FORMAT": CodeTraits("error", False),
+    "ASR_FAILED": CodeTraits("error", False),
+    "TRANSLATION_FAILED": CodeTraits("error", False),
+    "TTS_SYNTHESIS_FAILED": CodeTraits("error", False),
+    "DURATION_MISMATCH_EXCEEDED": CodeTraits("error", False),
+    "TRANSLATION_API_UNAVAILABLE": CodeTraits("error", True),
+    "RATE_LIMIT_EXCEEDED": CodeTraits("warning", True),
+    "BACKPRESSURE_EXCEEDED": CodeTraits("warning", True),
+}
+"""The real STS service's own codes, which a simulated fault may use as the service would."""
+
+OTHER_TRAITS = CodeTraits("error", False)
+SEVERITIES = ("info", "warning", "error", "fatal")
+CODE_PATTERN = re.compile(r"[A-Z][A-Z0-9_]{1,63}")
+"""What any other code a test simulates must look like (matched whole)."""
+
+KNOWN_CODES: tuple[str, ...] = (*(code.value for code in ErrorCode), *STS_TRAITS)
+OTHER_CODE = "OTHER"
+"""The metric label of a code in neither table: a test may invent any number of them."""
+
+
+def traits(code: str) -> CodeTraits:
+    """Severity and retryability of ``code``: from its table, else error and not retryable."""
+    return ERROR_TRAITS.get(code) or STS_TRAITS.get(code, OTHER_TRAITS)
+
+
+def is_well_formed(code: str) -> bool:
+    return code in KNOWN_CODES or CODE_PATTERN.fullmatch(code) is not None
+
+
+def metric_label(code: str) -> str:
+    """``code`` itself when a table has it, else ``OTHER``: labels stay a closed set."""
+    return code if code in KNOWN_CODES else OTHER_CODE
+
+
 @dataclass(frozen=True)
 class Rejection:
     """A peer fault: what the worker sent was refused, reported as one ``error`` event.
@@ -54,7 +94,8 @@ class Rejection:
     bugs are the only exceptions.
     """
 
-    code: ErrorCode
+    code: str
+    """An ``ErrorCode``, or the code a fault plan chose (section 11.1)."""
     message: str
     stream_id: str | None = None
     fragment_id: str | None = None

@@ -7,18 +7,19 @@ each accepted fragment's delay and outcome. Randomness comes from an injected
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from echosts.context import SessionRandom
-from echosts.errors import ERROR_TRAITS, ErrorCode
+from echosts.errors import ErrorCode, traits
 from echosts.outputs import DROPPED, SUCCESS, Outcome, failure
 from echosts.protocol import MAX_DELAY_MS
 
 if TYPE_CHECKING:
-    from echosts.models import Backpressure, ErrorSimulation, ProcessingDelay
+    from echosts.models import Backpressure, ErrorSimulation, ProcessingDelay, QueueLimit
 
 LOGNORMAL_SIGMA = 1.0
 """Shape of the lognormal jitter: median ``jitter_ms``, p90 about 3.6 times it, p99 about 10."""
@@ -29,6 +30,14 @@ class DelaySpec:
     delay_ms: int = 0
     jitter_ms: int = 0
     distribution: str = "uniform"
+    enforce_timeout: bool = True
+    """False: a fragment slower than the session's timeout_ms is a late success."""
+    serial: bool = False
+    """One fragment at a time: each starts when the one before it is done."""
+
+
+LATE = Outcome(fault="late")
+"""A success after the session's timeout_ms, with ``enforce_timeout: false``."""
 
 
 class DelayModel:
@@ -110,25 +119,57 @@ class BackpressurePolicy:
         return max(levels, key=lambda level: level.rank, default=None)
 
 
+def seeded_fraction(seed: int, index: int) -> float:
+    """A number in [0, 1) that depends only on ``seed`` and ``index``, in every process.
+
+    Each draw is its own hash, not the next step of a generator: whether the k-th fragment
+    matches does not depend on how many draws came before it, nor on ``PYTHONHASHSEED``.
+    """
+    digest = hashlib.blake2b(f"{seed}:{index}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
 @dataclass(frozen=True, slots=True)
 class SimulatedError:
-    """One ``config:error_simulation`` rule, resolved against the error-code table."""
+    """One error simulation rule, resolved against the error-code tables."""
 
     trigger: str
-    value: int | str
-    code: ErrorCode
+    value: Any
+    """An int, a fragment_id, ``(first, last)`` or a probability, as the trigger needs."""
+    code: str
     message: str
     retryable: bool
+    severity: str
     stage: str
     status: str
+    seed: int | None = None
 
-    def matches(self, fragment_id: str, sequence_number: int, ordinal: int) -> bool:
-        """``ordinal`` counts the session's accepted fragments from 1, this one included."""
-        if self.trigger == "sequence_number":
+    def matches(
+        self,
+        fragment_id: str,
+        sequence_number: int,
+        ordinal: int,
+        since: int,
+        rng: random.Random | SessionRandom,
+    ) -> bool:
+        """``ordinal`` counts the session's accepted fragments from 1, this one included;
+        ``since`` is how many it had accepted when the rules took effect."""
+        trigger = self.trigger
+        if trigger == "sequence_number":
             return sequence_number == self.value
-        if self.trigger == "fragment_id":
+        if trigger == "fragment_id":
             return fragment_id == self.value
-        return ordinal % int(self.value) == 0
+        if trigger == "nth_fragment":
+            return ordinal % int(self.value) == 0
+        if trigger == "sequence_range":
+            first, last = self.value
+            return first <= sequence_number <= last
+        index = ordinal - since
+        if trigger == "next_n":
+            return index <= int(self.value)
+        chance = float(self.value)
+        draw = rng.random() if self.seed is None else seeded_fraction(self.seed, index)
+        return draw < chance
 
     def outcome(self) -> Outcome:
         return failure(
@@ -136,6 +177,7 @@ class SimulatedError:
             self.message,
             stage=self.stage,
             retryable=self.retryable,
+            severity=self.severity,
             status=self.status,
             fault="partial" if self.status == "partial" else "error",
         )
@@ -146,30 +188,30 @@ def simulated_errors(config: ErrorSimulation) -> tuple[SimulatedError, ...]:
         return ()
     rules = []
     for rule in config.rules:
-        code = ErrorCode(rule.error_code)
-        retryable = ERROR_TRAITS[code].retryable if rule.retryable is None else rule.retryable
+        table = traits(rule.error_code)
+        value = tuple(rule.value) if rule.trigger == "sequence_range" else rule.value
         rules.append(
             SimulatedError(
                 trigger=rule.trigger,
-                value=rule.value,
-                code=code,
-                message=rule.error_message or f"Simulated {code.value}",
-                retryable=retryable,
+                value=value,
+                code=rule.error_code,
+                message=rule.error_message or f"Simulated {rule.error_code}",
+                retryable=table.retryable if rule.retryable is None else rule.retryable,
+                severity=table.severity if rule.severity is None else rule.severity,
                 stage=rule.stage,
                 status=rule.status,
+                seed=rule.seed,
             )
         )
     return tuple(rules)
 
 
-def first_match(
-    rules: tuple[SimulatedError, ...], fragment_id: str, sequence_number: int, ordinal: int
-) -> SimulatedError | None:
-    """The first rule, in configuration order, that this fragment triggers."""
-    for rule in rules:
-        if rule.matches(fragment_id, sequence_number, ordinal):
-            return rule
-    return None
+@dataclass(frozen=True, slots=True)
+class QueueRule:
+    """How many fragments may be in flight, and the code a fragment over it is refused with."""
+
+    limit: int
+    code: str = ErrorCode.QUEUE_FULL.value
 
 
 NO_DROPS: frozenset[int] = frozenset()
@@ -177,13 +219,22 @@ NO_DROPS: frozenset[int] = frozenset()
 
 
 class SessionFaults:
-    """What one session simulates: its delay model, error rules, drops and backpressure rules.
+    """What one session simulates: its delay model, error rules, drops, queue and backpressure.
 
     A fragment's fate is fixed when it is accepted (``decide``); a later setting changes only
     later fragments, except drops, which the session also applies to what is in flight.
     """
 
-    __slots__ = ("_rng", "backpressure", "delay", "drops", "rules")
+    __slots__ = (
+        "_pipeline_free_at",
+        "_rng",
+        "backpressure",
+        "delay",
+        "drops",
+        "queue",
+        "rules",
+        "rules_since",
+    )
 
     def __init__(
         self,
@@ -191,26 +242,45 @@ class SessionFaults:
         rng: random.Random | SessionRandom,
         max_inflight: int,
         ladder: bool,
+        queue: QueueRule,
     ) -> None:
         self._rng = rng
         self.delay = DelayModel(default_delay, rng)
         self.rules: tuple[SimulatedError, ...] = ()
+        self.rules_since = 0
+        """How many fragments the session had accepted when the rules took effect."""
         self.drops = NO_DROPS
         self.backpressure = BackpressurePolicy(max_inflight, ladder=ladder)
+        self.queue = queue
+        self._pipeline_free_at = 0.0
+        """In serial mode, when the fragment processed last is done."""
 
     def set_delay(self, config: ProcessingDelay) -> DelaySpec:
         rng = self._rng if config.seed is None else random.Random(config.seed)
-        spec = DelaySpec(config.delay_ms, config.jitter_ms, config.distribution)
+        spec = DelaySpec(
+            config.delay_ms,
+            config.jitter_ms,
+            config.distribution,
+            config.enforce_timeout,
+            config.mode == "serial",
+        )
         self.delay = DelayModel(spec, rng)
         return spec
 
-    def set_rules(self, config: ErrorSimulation) -> int:
-        """Replaces the error rules; returns how many are active."""
+    def set_rules(self, config: ErrorSimulation, accepted: int) -> int:
+        """Replaces the error rules; ``next_n`` and ``probability`` count from ``accepted``.
+
+        Returns how many rules are active.
+        """
         self.rules = simulated_errors(config)
+        self.rules_since = accepted
         return len(self.rules)
 
     def set_drops(self, sequences: frozenset[int]) -> None:
         self.drops = sequences
+
+    def set_queue(self, config: QueueLimit) -> None:
+        self.queue = QueueRule(config.limit, config.error_code)
 
     def set_backpressure(self, config: Backpressure, service_ladder: bool) -> None:
         """``enabled: false`` also turns the ladder off, the service-wide one included."""
@@ -226,25 +296,50 @@ class SessionFaults:
         self.backpressure = BackpressurePolicy(self.backpressure.max_inflight, rule, ladder)
 
     def decide(
-        self, fragment_id: str, sequence_number: int, ordinal: int, timeout_ms: int
+        self, fragment_id: str, sequence_number: int, ordinal: int, timeout_ms: int, now: float
     ) -> tuple[float, Outcome]:
-        """Seconds until the fragment is due, and how it ends.
+        """When the fragment is due, and how it ends.
 
-        Precedence: a drop over a matching rule over the session's timeout; a fragment slower
-        than ``timeout_ms`` is due at ``timeout_ms``.
+        Precedence: a drop over a matching rule over the session's timeout. A fragment whose
+        processing would end more than ``timeout_ms`` after its arrival (waiting for the
+        pipeline included, in serial mode) is due at ``timeout_ms`` with TIMEOUT, or, with
+        ``enforce_timeout: false``, succeeds late at its own time; either way it occupies a
+        serial pipeline until its own processing is done.
         """
-        delay_ms = self.delay.sample_ms()
+        spec = self.delay.spec
+        delay_s = self.delay.sample_ms() / 1000
+        start = now
+        if spec.serial:
+            start = max(now, self._pipeline_free_at)
+            self._pipeline_free_at = start + delay_s
+        done = start + delay_s
+        due = done
         outcome = SUCCESS
-        if delay_ms > timeout_ms:
-            outcome = failure(
-                ErrorCode.TIMEOUT,
-                f"processing would take {round(delay_ms)} ms, over the session's "
-                f"timeout_ms of {timeout_ms}",
-                fault="timeout",
-            )
-        rule = first_match(self.rules, fragment_id, sequence_number, ordinal)
+        total_ms = (done - now) * 1000
+        if total_ms > timeout_ms:
+            if spec.enforce_timeout:
+                due = now + timeout_ms / 1000
+                waited = f" ({round((start - now) * 1000)} ms of it waiting)" if start > now else ""
+                outcome = failure(
+                    ErrorCode.TIMEOUT,
+                    f"processing would take {round(total_ms)} ms{waited}, over the session's "
+                    f"timeout_ms of {timeout_ms}",
+                    fault="timeout",
+                )
+            else:
+                outcome = LATE
+        rule = self._first_match(fragment_id, sequence_number, ordinal)
         if rule is not None:
             outcome = rule.outcome()
         if sequence_number in self.drops:
             outcome = DROPPED
-        return min(delay_ms, timeout_ms) / 1000, outcome
+        return due, outcome
+
+    def _first_match(
+        self, fragment_id: str, sequence_number: int, ordinal: int
+    ) -> SimulatedError | None:
+        """The first rule, in configuration order, that this fragment triggers."""
+        for rule in self.rules:
+            if rule.matches(fragment_id, sequence_number, ordinal, self.rules_since, self._rng):
+                return rule
+        return None

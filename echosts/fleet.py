@@ -12,9 +12,10 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
 
+from echosts.admission import PendingRefusals
 from echosts.connection import Connection
 from echosts.link import Link
-from echosts.outputs import Output
+from echosts.outputs import Close, Emit, Output
 from echosts.plans import PlanBook
 from echosts.stream import StreamSession
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 class Fleet:
     def __init__(self, plans: PlanBook) -> None:
         self.plans = plans
+        self.refusals = PendingRefusals()
         self.draining = False
         """Set once on shutdown: new connections and streams are refused from then on."""
         self._links: dict[str, Link] = {}
@@ -79,14 +81,21 @@ class Fleet:
         """Applies a freshly stored plan at once to the stream's sessions; returns how many."""
         return self._for_stream(stream_id, lambda core, now: core.apply_plan(plan, now), "plan")
 
-    def disconnect_stream(self, stream_id: str, delay_ms: int) -> int:
-        """Drops every connection of ``stream_id`` after ``delay_ms``; returns how many."""
-        reason = "disconnect requested through the control API"
+    def disconnect_stream(
+        self, stream_id: str, delay_ms: int, mode: str = "server_disconnect", hang_ms: int = 0
+    ) -> int:
+        """Drops every connection of ``stream_id`` after ``delay_ms``, the way ``mode`` says;
+        returns how many."""
+        close = Close("disconnect requested through the control API", mode, hang_ms)
         return self._for_stream(
             stream_id,
-            lambda core, now: core.schedule_disconnect(now, delay_ms, reason),
+            lambda core, now: core.schedule_disconnect(now, delay_ms, close),
             "control disconnect",
         )
+
+    def push(self, stream_id: str, emit: Emit) -> int:
+        """Sends ``emit`` as it is on every connection of ``stream_id``; returns how many."""
+        return self._for_stream(stream_id, lambda core, _now: core.push(emit), "pushed event")
 
     def _for_stream(
         self, stream_id: str, call: Callable[[Connection, float], list[Output]], what: str
@@ -126,4 +135,4 @@ class Fleet:
 
     async def disconnect_all(self, reason: str) -> None:
         for link in self.links():
-            await link.close(reason)
+            await link.close(Close(reason))

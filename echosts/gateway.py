@@ -41,7 +41,7 @@ class Gateway:
         self.settings = settings
         self.capabilities = capabilities
         self.fleet = fleet
-        self.admission = Admission(settings, fleet.plans, capabilities.observer)
+        self.admission = Admission(settings, fleet.plans, capabilities.observer, fleet.refusals)
         self._draining = lambda: fleet.draining
         """One callable for every connection's core, not a closure per connection."""
         self._by_sid: dict[tuple[str, str], Link] = {}

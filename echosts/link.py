@@ -16,6 +16,7 @@ import socketio
 from socketio.packet import EVENT
 from tornado.ioloop import IOLoop
 
+from echosts import transport
 from echosts.connection import Connection
 from echosts.outputs import Close, Emit, Output
 
@@ -106,11 +107,30 @@ class Link:
             self.timer = None
         self.outbox.clear()
 
-    async def close(self, reason: str) -> None:
-        """Disconnects the client from every namespace it joined."""
-        log.info("disconnecting sid=%s: %s", self.eio_sid, reason)
-        for namespace, sid in list(self.namespaces.items()):
-            await self.sio.disconnect(sid, namespace=namespace)
+    async def close(self, close: Close) -> None:
+        """Ends the connection the way ``close.mode`` says (section 11.6)."""
+        mode = close.mode
+        handler = (
+            None if mode == "server_disconnect" else transport.websocket_of(self.sio, self.eio_sid)
+        )
+        if mode != "server_disconnect" and handler is None:
+            log.warning(
+                "sid=%s is not on a WebSocket: %s falls back to a Socket.IO disconnect",
+                self.eio_sid,
+                mode,
+            )
+        log.info("disconnecting sid=%s (%s): %s", self.eio_sid, mode, close.reason)
+        if handler is not None:
+            await transport.flush(self.sio, self.eio_sid)
+        if handler is None:
+            for namespace, sid in list(self.namespaces.items()):
+                await self.sio.disconnect(sid, namespace=namespace)
+        elif mode == "close":
+            transport.close(handler)
+        elif mode == "reset":
+            transport.reset(handler)
+        else:
+            transport.hang(handler, close.hang_ms)
 
     def _arm(self) -> None:
         deadline = None if self.closed else self.core.next_deadline()
@@ -162,6 +182,6 @@ class Link:
                     for part in self._encode(output, target[0]):
                         await self.sio.eio.send(self.eio_sid, part)
                 elif isinstance(output, Close):
-                    await self.close(output.reason)
+                    await self.close(output)
             except Exception:
                 log.exception("could not send to sid=%s", self.eio_sid)

@@ -10,9 +10,11 @@ pydantic and building these validators costs more than the rest of echosts' star
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -23,15 +25,19 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from echosts.errors import is_well_formed
 from echosts.protocol import (
-    ERROR_CODES,
+    DEFAULT_HANG_MS,
     MAX_DELAY_MS,
     MAX_DROPPED,
     MAX_FRAGMENT_CHARS,
+    MAX_HANG_MS,
     MAX_RULES,
     MAX_SCHEDULED_DISCONNECT_MS,
+    MIN_HANG_MS,
     is_padded_base64,
     not_an_object,
+    show,
 )
 
 M = TypeVar("M", bound="Inbound")
@@ -120,31 +126,75 @@ class ProcessingDelay(Inbound):
     jitter_ms: int = Field(default=0, ge=0, le=MAX_DELAY_MS)
     distribution: Literal["uniform", "lognormal"] = "uniform"
     seed: int | None = None
+    enforce_timeout: bool = True
+    """False: a fragment slower than the session's timeout_ms still succeeds, late."""
+    mode: Literal["parallel", "serial"] = "parallel"
+    """serial: one fragment at a time, each due after the one before it (section 11.3)."""
+
+
+def _well_formed_code(value: str) -> str:
+    if not is_well_formed(value):
+        raise PydanticCustomError(
+            "error_code",
+            "{value} is not an error code: a code of the protocol's tables, or one matching "
+            "^[A-Z][A-Z0-9_]{{1,63}}$",
+            {"value": show(value)},
+        )
+    return value
+
+
+Code = Annotated[str, AfterValidator(_well_formed_code)]
+"""An error code a fault may use: section 5's, the real service's, or any well-formed one."""
+
+STRICT_RARELY_USED = ConfigDict(strict=True, extra="forbid", frozen=True, defer_build=True)
+"""For the fault models added with section 11: a misspelt key is refused, naming it."""
 
 
 class ErrorRule(Inbound):
-    model_config = RARELY_USED
+    model_config = STRICT_RARELY_USED
 
-    trigger: Literal["sequence_number", "fragment_id", "nth_fragment"]
+    trigger: Literal[
+        "sequence_number", "fragment_id", "nth_fragment", "sequence_range", "next_n", "probability"
+    ]
     value: Any
-    error_code: str
+    error_code: Code
     error_message: str | None = Field(default=None, min_length=1, max_length=1024)
     retryable: bool | None = None
+    severity: Literal["info", "warning", "error", "fatal"] | None = None
     stage: Literal["asr", "translation", "tts"] = "asr"
     status: Literal["failed", "partial"] = "failed"
+    seed: int | None = None
 
     @field_validator("value")
     @classmethod
     def _fits_trigger(cls, value: Any, info: ValidationInfo) -> Any:
         trigger = info.data.get("trigger")
+        if trigger is None:
+            return value
         if trigger == "fragment_id":
             if not isinstance(value, str) or not 1 <= len(value) <= 256:
                 raise PydanticCustomError(
                     "trigger_value", "fragment_id trigger needs a string of 1-256 characters"
                 )
-        elif trigger is not None:
-            lowest = 1 if trigger == "nth_fragment" else 0
-            if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
+        elif trigger == "sequence_range":
+            if not (
+                isinstance(value, list)
+                and len(value) == 2
+                and all(_is_int(bound) and bound >= 0 for bound in value)
+                and value[0] <= value[1]
+            ):
+                raise PydanticCustomError(
+                    "trigger_value",
+                    "sequence_range trigger needs [first, last], integers with 0 <= first <= last",
+                )
+        elif trigger == "probability":
+            if not (_is_number(value) and 0 <= value <= 1):
+                raise PydanticCustomError(
+                    "trigger_value", "probability trigger needs a number from 0 to 1"
+                )
+        else:
+            lowest = 0 if trigger == "sequence_number" else 1
+            if not _is_int(value) or value < lowest:
                 raise PydanticCustomError(
                     "trigger_value",
                     "{trigger} trigger needs an integer >= {lowest}",
@@ -152,16 +202,23 @@ class ErrorRule(Inbound):
                 )
         return value
 
-    @field_validator("error_code")
-    @classmethod
-    def _known_code(cls, value: str) -> str:
-        if value not in ERROR_CODES:
+    @model_validator(mode="after")
+    def _seed_only_for_probability(self) -> ErrorRule:
+        if self.seed is not None and self.trigger != "probability":
             raise PydanticCustomError(
-                "error_code",
-                "unknown error code; one of {codes}",
-                {"codes": ", ".join(ERROR_CODES)},
+                "seed_without_probability",
+                "seed belongs to the probability trigger only",
+                {"field": "seed"},
             )
-        return value
+        return self
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 class ErrorSimulation(Inbound):
@@ -193,11 +250,17 @@ class Backpressure(Inbound):
         return self
 
 
+TransportMode = Literal["server_disconnect", "close", "reset", "hang"]
+HangMs = Annotated[int, Field(ge=MIN_HANG_MS, le=MAX_HANG_MS)]
+
+
 class SimulateDisconnect(Inbound):
     model_config = RARELY_USED
 
     delay_ms: int = Field(ge=0, le=MAX_SCHEDULED_DISCONNECT_MS)
     reason: str | None = Field(default=None, max_length=1024)
+    mode: TransportMode = "server_disconnect"
+    hang_ms: HangMs = DEFAULT_HANG_MS
 
 
 def describe(problem: ValidationError) -> tuple[str, str]:
@@ -219,6 +282,34 @@ class RefuseConnections(Inbound):
     code: Literal["AUTH_FAILED", "RATE_LIMIT"] = "AUTH_FAILED"
 
 
+class QueueLimit(Inbound):
+    """Plan key ``queue``: the stream's own queue limit and the code its refusals carry."""
+
+    model_config = STRICT_RARELY_USED
+
+    limit: int = Field(ge=1, le=1000)
+    error_code: Code = "QUEUE_FULL"
+
+
+class InitFault(Inbound):
+    """Plan key ``init``: each ``stream:init`` of the stream answered late, or with an error."""
+
+    model_config = STRICT_RARELY_USED
+
+    delay_ms: int = Field(default=0, ge=0, le=MAX_DELAY_MS)
+    error_code: Code | None = None
+    count: int | None = Field(default=None, ge=1, le=1_000_000)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _does_something(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "delay_ms" not in data and "error_code" not in data:
+            raise PydanticCustomError(
+                "init_without_fault", "init needs delay_ms, error_code or both"
+            )
+        return data
+
+
 class FaultPlan(Inbound):
     """The body of ``PUT /admin/streams/{stream_id}/plan``; unknown keys are refused."""
 
@@ -231,6 +322,8 @@ class FaultPlan(Inbound):
     drop_processed: list[Annotated[int, Field(ge=0)]] | None = Field(
         default=None, max_length=MAX_DROPPED
     )
+    queue: QueueLimit | None = None
+    init: InitFault | None = None
 
     def dropped(self) -> frozenset[int]:
         return frozenset(self.drop_processed or ())
@@ -242,6 +335,33 @@ class DisconnectRequest(Inbound):
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True, defer_build=True)
 
     delay_ms: int = Field(default=0, ge=0, le=MAX_SCHEDULED_DISCONNECT_MS)
+    mode: TransportMode = "server_disconnect"
+    hang_ms: HangMs = DEFAULT_HANG_MS
+
+
+class RefuseAll(Inbound):
+    """The body of ``POST /admin/connections/refuse``: the next attempts, whatever headers."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, defer_build=True)
+
+    count: int = Field(ge=1, le=1_000_000)
+    code: Literal["AUTH_FAILED", "RATE_LIMIT"] = "RATE_LIMIT"
+
+
+class PushedEvent(Inbound):
+    """The body of ``POST /admin/streams/{stream_id}/emit``: any server-to-worker event."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, defer_build=True)
+
+    event: Literal[
+        "backpressure",
+        "error",
+        "fragment:processed",
+        "fragment:ack",
+        "stream:ready",
+        "stream:complete",
+    ]
+    data: dict[str, Any]
 
 
 def validate(model: type[M], payload: Any) -> M | tuple[str, str]:

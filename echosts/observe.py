@@ -7,9 +7,23 @@ protocol defines, error codes, statuses): never a stream_id, never a client's ow
 
 from __future__ import annotations
 
-REFUSAL_REASONS = ("auth_failed", "draining", "connection_limit", "fault_plan")
+REFUSAL_REASONS = ("auth_failed", "refuse_all", "draining", "connection_limit", "fault_plan")
 FINISH_STATUSES = ("success", "partial", "failed", "dropped")
-FAULT_KINDS = ("error", "partial", "timeout", "drop", "disconnect", "refusal")
+FAULT_KINDS = (
+    "error",
+    "partial",
+    "timeout",
+    "late",
+    "drop",
+    "disconnect",
+    "close",
+    "reset",
+    "hang",
+    "refusal",
+    "init_delay",
+    "init_error",
+    "push",
+)
 
 
 class Observer:
@@ -17,7 +31,7 @@ class Observer:
         """A Socket.IO handshake opened a new connection."""
 
     def connection_refused(self, reason: str) -> None:
-        """A handshake was refused: auth_failed, draining, connection_limit or fault_plan."""
+        """A handshake was refused; ``reason`` is one of ``REFUSAL_REASONS``."""
 
     def event_received(self, event: str) -> None:
         """A worker event arrived; ``event`` is a protocol name or ``unknown``."""
@@ -35,7 +49,7 @@ class Observer:
         """A ``backpressure`` event was emitted."""
 
     def fault_injected(self, kind: str) -> None:
-        """A simulated fault happened: error, partial, timeout, drop, disconnect, refusal."""
+        """A simulated fault happened; ``kind`` is one of ``FAULT_KINDS``."""
 
     def stream_started(self) -> None:
         """``stream:ready`` was sent."""

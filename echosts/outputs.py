@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from echosts import protocol as p
-from echosts.errors import ERROR_TRAITS, ErrorCode, Rejection
+from echosts.errors import Rejection, traits
 
 if TYPE_CHECKING:
-    from echosts.faults import Level
+    from echosts.faults import DelaySpec, Level
     from echosts.stats import SessionStatistics
 
 TRANSCRIPT = "[ECHO] Original audio"
@@ -33,9 +33,15 @@ class Emit:
 
 @dataclass(frozen=True, slots=True)
 class Close:
-    """Disconnect the client; ``reason`` goes to the log."""
+    """Disconnect the client; ``reason`` goes to the log.
+
+    ``mode`` is how (section 11.6): a Socket.IO disconnect, a WebSocket close with no
+    goodbye, a TCP reset, or a hang of ``hang_ms`` in which the server sends nothing.
+    """
 
     reason: str
+    mode: str = "server_disconnect"
+    hang_ms: int = p.DEFAULT_HANG_MS
 
 
 Output = Emit | Close
@@ -57,24 +63,25 @@ DROPPED = Outcome(dropped=True)
 
 
 def failure(
-    code: ErrorCode,
+    code: str,
     message: str,
     *,
     stage: str = "asr",
     retryable: bool | None = None,
+    severity: str | None = None,
     status: str = "failed",
     fault: str | None = None,
 ) -> Outcome:
     """A fragment's end with an ``error`` body; retryable and severity default to the table."""
-    traits = ERROR_TRAITS[code]
+    table = traits(code)
     return Outcome(
         status=status,
         error={
-            "code": code.value,
+            "code": str(code),
             "message": message,
             "stage": stage,
-            "retryable": traits.retryable if retryable is None else retryable,
-            "severity": traits.severity,
+            "retryable": table.retryable if retryable is None else retryable,
+            "severity": table.severity if severity is None else severity,
         },
         fault=fault,
     )
@@ -167,42 +174,44 @@ def stream_complete(stream_id: str, stats: SessionStatistics) -> Emit:
 
 def error(rejection: Rejection, error_id: str) -> Emit:
     """The ``error`` event that reports a rejected input."""
-    traits = ERROR_TRAITS[rejection.code]
+    table = traits(rejection.code)
     body: dict[str, Any] = {"error_id": error_id}
     if rejection.stream_id is not None:
         body["stream_id"] = rejection.stream_id
     if rejection.fragment_id is not None:
         body["fragment_id"] = rejection.fragment_id
     body.update(
-        code=rejection.code.value,
+        code=str(rejection.code),
         message=rejection.message,
-        severity=traits.severity,
-        retryable=traits.retryable,
+        severity=table.severity,
+        retryable=table.retryable,
     )
     if rejection.metadata:
         body["metadata"] = dict(rejection.metadata)
     return Emit(p.ERROR, body)
 
 
-def refusal(code: ErrorCode, message: str) -> dict[str, Any]:
+def refusal(code: str, message: str) -> dict[str, Any]:
     """The structured ``data`` of a refused handshake, as the client's connect_error shows it."""
-    traits = ERROR_TRAITS[code]
+    table = traits(code)
     return {
-        "code": code.value,
+        "code": str(code),
         "message": message,
-        "severity": traits.severity,
-        "retryable": traits.retryable,
+        "severity": table.severity,
+        "retryable": table.retryable,
     }
 
 
-def processing_delay_accepted(delay_ms: int, jitter_ms: int, distribution: str) -> Emit:
+def processing_delay_accepted(spec: DelaySpec) -> Emit:
     return Emit(
         f"{p.CONFIG_PROCESSING_DELAY}:ack",
         {
             "status": "accepted",
-            "delay_ms": delay_ms,
-            "jitter_ms": jitter_ms,
-            "distribution": distribution,
+            "delay_ms": spec.delay_ms,
+            "jitter_ms": spec.jitter_ms,
+            "distribution": spec.distribution,
+            "enforce_timeout": spec.enforce_timeout,
+            "mode": "serial" if spec.serial else "parallel",
         },
     )
 

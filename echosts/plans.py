@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from echosts.errors import ErrorCode
 
 if TYPE_CHECKING:
-    from echosts.models import FaultPlan
+    from echosts.models import FaultPlan, InitFault
 
 
 class PlanLimitError(Exception):
@@ -25,11 +25,19 @@ class StoredPlan:
     plan: FaultPlan
     refusals_left: int
     last_used: float
+    inits_left: int | None = None
+    """How many more stream:init the plan's ``init`` key answers; None: every one."""
 
     def as_json(self) -> dict[str, Any]:
+        """The plan as GET shows it: counts as they stand, an ``init`` key used up gone."""
         body = self.plan.model_dump(exclude_none=True)
         if self.plan.refuse_connections is not None:
             body["refuse_connections"]["count"] = self.refusals_left
+        if self.inits_left is not None:
+            if self.inits_left > 0:
+                body["init"]["count"] = self.inits_left
+            else:
+                del body["init"]
         return body
 
 
@@ -50,7 +58,8 @@ class PlanBook:
                 f"{self.max_plans} fault plans are stored: delete one or wait for one to expire"
             )
         refusals = plan.refuse_connections.count if plan.refuse_connections else 0
-        stored = StoredPlan(plan, refusals, now)
+        inits = plan.init.count if plan.init is not None else None
+        stored = StoredPlan(plan, refusals, now, inits)
         self._plans[stream_id] = stored
         return stored
 
@@ -78,6 +87,16 @@ class PlanBook:
         stored.refusals_left -= 1
         stored.last_used = now
         return ErrorCode(stored.plan.refuse_connections.code)
+
+    def take_init(self, stream_id: str, now: float) -> InitFault | None:
+        """How to answer this stream:init of ``stream_id``, counting it down; None: at once."""
+        stored = self.get(stream_id, now)
+        if stored is None or stored.plan.init is None or stored.inits_left == 0:
+            return None
+        if stored.inits_left is not None:
+            stored.inits_left -= 1
+        stored.last_used = now
+        return stored.plan.init
 
     def reset(self) -> int:
         removed = len(self._plans)

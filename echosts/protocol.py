@@ -11,8 +11,6 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from echosts.errors import ErrorCode
-
 STREAM_INIT = "stream:init"
 FRAGMENT_DATA = "fragment:data"
 FRAGMENT_ACK = "fragment:ack"
@@ -52,7 +50,9 @@ MAX_DELAY_MS = 60_000
 MAX_RULES = 1000
 MAX_SCHEDULED_DISCONNECT_MS = 3_600_000
 MAX_DROPPED = 10_000
-ERROR_CODES = tuple(code.value for code in ErrorCode)
+MIN_HANG_MS = 100
+MAX_HANG_MS = 600_000
+DEFAULT_HANG_MS = 120_000
 
 
 BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -132,8 +132,12 @@ LAZY_NAMES = frozenset(
         "Backpressure",
         "SimulateDisconnect",
         "RefuseConnections",
+        "QueueLimit",
+        "InitFault",
         "FaultPlan",
         "DisconnectRequest",
+        "RefuseAll",
+        "PushedEvent",
         "validate",
         "describe",
     }

@@ -16,8 +16,8 @@ from echosts import outputs
 from echosts import protocol as p
 from echosts.config import Settings
 from echosts.context import Capabilities
-from echosts.errors import ErrorCode, Rejection
-from echosts.faults import CLEAR, DelaySpec, Level, SessionFaults
+from echosts.errors import ErrorCode, Rejection, traits
+from echosts.faults import CLEAR, DelaySpec, Level, QueueRule, SessionFaults
 from echosts.logs import StreamLog
 from echosts.outputs import DROPPED, Emit, Output
 from echosts.sequence import InFlightFragment, OrderedInFlight, Sequencer
@@ -112,6 +112,7 @@ class StreamSession:
             capabilities.session_rng(),
             init.max_inflight,
             settings.backpressure_enabled,
+            QueueRule(settings.queue_limit),
         )
         self.level: Level | None = None
         """The backpressure level last reported; None before any."""
@@ -157,14 +158,16 @@ class StreamSession:
         problem = self.sequence.check(parsed.fragment_id, parsed.sequence_number)
         if problem is not None:
             return refuse(ErrorCode.INVALID_SEQUENCE, problem.message, **problem.metadata)
-        limit = self._settings.queue_limit
+        queue = self.faults.queue
         inflight = len(self.inflight)
-        if inflight + 1 > limit:
+        if inflight + 1 > queue.limit:
+            if not traits(queue.code).retryable:
+                self.sequence.use_up(parsed.sequence_number)
             return refuse(
-                ErrorCode.QUEUE_FULL,
-                f"{inflight} fragments in flight: the queue limit is {limit}",
+                queue.code,
+                f"{inflight} fragments in flight: the queue limit is {queue.limit}",
                 inflight=inflight,
-                limit=limit,
+                limit=queue.limit,
             )
         return self._accept(parsed, payload["audio"], now)
 
@@ -172,8 +175,7 @@ class StreamSession:
         queue_position = len(self.inflight)
         fragment_id, number = fragment.fragment_id, fragment.sequence_number
         ordinal = self.sequence.accept(fragment_id, number)
-        delay_s, outcome = self.faults.decide(fragment_id, number, ordinal, self.timeout_ms)
-        due = now + delay_s
+        due, outcome = self.faults.decide(fragment_id, number, ordinal, self.timeout_ms, now)
         self._observer.fragment_accepted(p.decoded_size(fragment.audio.data_base64))
         self.inflight.add(
             InFlightFragment(
@@ -218,15 +220,18 @@ class StreamSession:
     def configure_delay(self, config: p.ProcessingDelay, now: float) -> list[Output]:
         spec = self.faults.set_delay(config)
         self.log.info(
-            "processing delay set: delay_ms=%d jitter_ms=%d distribution=%s",
+            "processing delay set: delay_ms=%d jitter_ms=%d distribution=%s mode=%s "
+            "enforce_timeout=%s",
             spec.delay_ms,
             spec.jitter_ms,
             spec.distribution,
+            config.mode,
+            spec.enforce_timeout,
         )
-        return [outputs.processing_delay_accepted(spec.delay_ms, spec.jitter_ms, spec.distribution)]
+        return [outputs.processing_delay_accepted(spec)]
 
     def configure_errors(self, config: p.ErrorSimulation, now: float) -> list[Output]:
-        rules = self.faults.set_rules(config)
+        rules = self.faults.set_rules(config, self.sequence.accepted_count)
         self.log.info("error simulation set: rules=%d", rules)
         return [outputs.error_simulation_accepted(rules)]
 
@@ -244,6 +249,8 @@ class StreamSession:
             self.configure_delay(plan.processing_delay, now)
         if plan.drop_processed is not None:
             self._drop(plan.dropped())
+        if plan.queue is not None:
+            self.faults.set_queue(plan.queue)
         if plan.backpressure is not None:
             self.faults.set_backpressure(plan.backpressure, self._settings.backpressure_enabled)
             out.extend(self._backpressure(now))

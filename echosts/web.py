@@ -15,6 +15,7 @@ import tornado.web
 from echosts import __version__
 from echosts.counting import CountingObserver
 from echosts.fleet import Fleet
+from echosts.transport import FaultableWebSocket
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -34,7 +35,7 @@ def socketio_handler(sio: socketio.AsyncServer, *, compression: bool) -> type[An
     """
     base = socketio.get_tornado_handler(sio)
 
-    class EchoSocketHandler(base):  # type: ignore[misc, valid-type]
+    class EchoSocketHandler(FaultableWebSocket, base):  # type: ignore[misc, valid-type]
         async def open(self, *args: Any, **kwargs: Any) -> None:
             self.set_nodelay(True)
             await super().open(*args, **kwargs)

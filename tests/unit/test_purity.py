@@ -13,7 +13,19 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "echosts"
-EDGE = {"__main__", "app", "cli", "control", "fleet", "gateway", "link", "metrics", "web", "wire"}
+EDGE = {
+    "__main__",
+    "app",
+    "cli",
+    "control",
+    "fleet",
+    "gateway",
+    "link",
+    "metrics",
+    "transport",
+    "web",
+    "wire",
+}
 SESSION_CORE = {
     "hangup",
     "connection",

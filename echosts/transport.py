@@ -1,0 +1,122 @@
+"""Transport faults (section 11.6): a WebSocket closed with no goodbye, a TCP reset, a hang.
+
+A python-socketio client reconnects only when its transport is lost; every way python-engineio
+offers to end a connection first says goodbye (an Engine.IO close or a Socket.IO disconnect
+packet), after which the client stays away. Nor can one socket's pings be silenced. So this is
+the one module that reaches below python-engineio's public surface, into the Tornado
+WebSocket handler under one Engine.IO socket; ``tests/integration/test_transport_faults.py``
+checks every attribute it relies on, so an upgrade that moves one fails loudly there.
+
+What each fault leaves to the stack: the closed stream makes Tornado call ``on_close``, the
+engine.io driver turns that into a transport close, and python-socketio calls the service's
+disconnect handler once, which releases the session as for any lost connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import struct
+from typing import Any
+
+import socketio
+from tornado.ioloop import IOLoop
+
+log = logging.getLogger("echosts.gateway")
+
+FLUSH_TIMEOUT_S = 1.0
+"""How long a fault waits for what was queued before it: a client that stopped reading
+must not hold it back."""
+
+CLOSE_CODE = 1011
+"""WebSocket close code 1011, "internal error": what a crashing server would send."""
+
+_upgraded: dict[str, FaultableWebSocket] = {}
+"""WebSocket handlers of connections that began on polling, by Engine.IO sid."""
+
+
+class FaultableWebSocket:
+    """Mixed into engine.io's Tornado handler: can go silent (hang) and be found by sid."""
+
+    hung = False
+    _upgraded_sid: str | None = None
+    _hang_timer: object | None = None
+
+    async def open(self, *args: Any, **kwargs: Any) -> None:
+        # An upgrade from polling names its Engine.IO sid; a WebSocket-only connection's
+        # handler is found through the environ python-socketio keeps for it.
+        sid = self.get_query_argument("sid", None)  # type: ignore[attr-defined]
+        if sid:
+            self._upgraded_sid = sid
+            _upgraded[sid] = self
+        await super().open(*args, **kwargs)  # type: ignore[misc]
+
+    async def on_message(self, message: str | bytes) -> None:
+        if not self.hung:
+            await super().on_message(message)  # type: ignore[misc]
+
+    def write_message(self, message: Any, binary: bool = False) -> Any:
+        if self.hung:
+            return None
+        return super().write_message(message, binary)  # type: ignore[misc]
+
+    def close(self, code: int | None = None, reason: str | None = None) -> None:
+        if not self.hung:
+            super().close(code, reason)  # type: ignore[misc]
+
+    def on_close(self) -> None:
+        if self._upgraded_sid is not None and _upgraded.get(self._upgraded_sid) is self:
+            del _upgraded[self._upgraded_sid]
+        if self._hang_timer is not None:
+            IOLoop.current().remove_timeout(self._hang_timer)
+            self._hang_timer = None
+        super().on_close()  # type: ignore[misc]
+
+
+def websocket_of(sio: socketio.AsyncServer, eio_sid: str) -> Any | None:
+    """The open WebSocket handler under Engine.IO socket ``eio_sid``; None on polling."""
+    handler = _upgraded.get(eio_sid)
+    if handler is None:
+        handler = (sio.environ.get(eio_sid) or {}).get("tornado.handler")
+    if handler is None or getattr(handler, "ws_connection", None) is None:
+        return None
+    return handler
+
+
+async def flush(sio: socketio.AsyncServer, eio_sid: str) -> None:
+    """Lets what the service queued for ``eio_sid`` before the fault reach the socket first:
+    the ack of the very ``simulate:disconnect`` that asked for it, for one."""
+    eio_socket = sio.eio.sockets.get(eio_sid)
+    if eio_socket is None:
+        return
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(eio_socket.queue.join(), FLUSH_TIMEOUT_S)
+    await asyncio.sleep(0)
+
+
+def close(handler: Any) -> None:
+    """A WebSocket close frame (1011) and nothing of Engine.IO's or Socket.IO's goodbye."""
+    handler.close(CLOSE_CODE, "echosts: simulated transport close")
+
+
+def reset(handler: Any) -> None:
+    """Aborts the TCP connection: SO_LINGER 0 makes the close an RST."""
+    stream = handler.ws_connection.stream
+    stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    stream.close()
+
+
+def hang(handler: FaultableWebSocket, hang_ms: int) -> None:
+    """Sends nothing more, pings included, and reads nothing, until the client gives up or
+    ``hang_ms`` passes; then closes the TCP connection without a close frame."""
+    handler.hung = True
+
+    def give_up() -> None:
+        handler._hang_timer = None
+        connection = getattr(handler, "ws_connection", None)
+        if connection is not None:
+            connection.stream.close()
+
+    handler._hang_timer = IOLoop.current().call_later(hang_ms / 1000, give_up)
