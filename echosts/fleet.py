@@ -17,6 +17,7 @@ from echosts.connection import Connection
 from echosts.link import Link
 from echosts.outputs import Close, Emit, Output
 from echosts.plans import PlanBook
+from echosts.protocol import DEFAULT_HANG_MS
 from echosts.stream import StreamSession
 
 if TYPE_CHECKING:
@@ -82,7 +83,11 @@ class Fleet:
         return self._for_stream(stream_id, lambda core, now: core.apply_plan(plan, now), "plan")
 
     def disconnect_stream(
-        self, stream_id: str, delay_ms: int, mode: str = "server_disconnect", hang_ms: int = 0
+        self,
+        stream_id: str,
+        delay_ms: int,
+        mode: str = "server_disconnect",
+        hang_ms: int = DEFAULT_HANG_MS,
     ) -> int:
         """Drops every connection of ``stream_id`` after ``delay_ms``, the way ``mode`` says;
         returns how many."""
