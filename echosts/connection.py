@@ -35,8 +35,7 @@ class PendingInit:
     """A stream:init a fault plan answers late (section 11.5): ready, or refused, at ``due``."""
 
     due: float
-    init: Any
-    """The validated ``StreamInit``."""
+    init: p.StreamInit
     error_code: str | None
 
 
@@ -165,8 +164,7 @@ class Connection:
     def _stream_init(self, payload: Any, now: float) -> list[Output]:
         event = p.STREAM_INIT
         if self.draining():
-            message = "stream:init refused: the server is draining for shutdown"
-            return self._reject(Rejection(ErrorCode.RATE_LIMIT, message, metadata={"event": event}))
+            return self._refuse_draining()
         parsed = p.validate(p.StreamInit, payload)
         if isinstance(parsed, tuple):
             return self._invalid(event, parsed)
@@ -195,7 +193,13 @@ class Connection:
         )
         return []
 
-    def _start(self, init: Any, now: float) -> list[Output]:
+    def _refuse_draining(self) -> list[Output]:
+        message = "stream:init refused: the server is draining for shutdown"
+        return self._reject(
+            Rejection(ErrorCode.RATE_LIMIT, message, metadata={"event": p.STREAM_INIT})
+        )
+
+    def _start(self, init: p.StreamInit, now: float) -> list[Output]:
         """A new session for ``init``: stream:ready, then what its stream's plan does at once."""
         worker_id = init.worker_id or self.header_worker_id or "unknown"
         session_id = self.capabilities.new_id()
@@ -306,7 +310,10 @@ class Connection:
         return out
 
     def _answer_pending(self, pending: PendingInit, now: float) -> list[Output]:
+        """A held stream:init's answer; the server may have begun draining meanwhile."""
         if pending.error_code is None:
+            if self.draining():
+                return self._refuse_draining()
             return self._start(pending.init, now)
         stream_id = pending.init.stream_id
         message = f"stream:init refused by the fault plan of stream {p.show(stream_id)}"

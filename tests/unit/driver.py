@@ -47,6 +47,7 @@ class Driver:
         *,
         headers: dict[str, str] | None = None,
         observer: Observer | None = None,
+        plans: PlanBook | None = None,
         **settings: Any,
     ) -> None:
         self.now = START
@@ -58,7 +59,10 @@ class Driver:
             wall_time=lambda: 1_700_000_000.0 + (self.now - START),
             observer=observer or Observer(),
         )
-        self.plans = PlanBook(self.settings.max_plans, self.settings.plan_idle_expiry_s)
+        if plans is None:
+            plans = PlanBook(self.settings.max_plans, self.settings.plan_idle_expiry_s)
+        self.plans = plans
+        """Pass another Driver's to have two connections to one server."""
         self.draining = False
         headers = headers or {}
         self.connection = Connection(

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from echosts.admission import Admission, Handshake, auth_token
+from echosts.admission import Admission, Handshake, PendingRefusals, auth_token
 from echosts.config import Settings
 from echosts.errors import ErrorCode
-from echosts.models import FaultPlan
-from echosts.observe import Observer
+from echosts.models import FaultPlan, RefuseAll, validate
+from echosts.observe import REFUSAL_REASONS, Observer
 from echosts.plans import PlanBook
 
 NOW = 100.0
@@ -54,7 +54,7 @@ def admission(
     plans = PlanBook(max_plans=10, idle_expiry_s=3600.0)
     observer = Recorder()
     settings = Settings(api_keys=api_keys, max_connections=max_connections)
-    return Admission(settings, plans, observer), plans, observer
+    return Admission(settings, plans, observer, PendingRefusals()), plans, observer
 
 
 def plan_refusals(plans: PlanBook, count: int, code: str = "RATE_LIMIT") -> None:
@@ -251,3 +251,157 @@ def test_an_admitted_new_connection_is_counted_once() -> None:
 )
 def test_auth_token_reads_only_a_string_token_from_a_dict(auth: Any, token: str | None) -> None:
     assert auth_token(auth) == token
+
+
+# section 11.7: refusals whatever the headers
+
+
+def refusing(
+    count: int,
+    code: ErrorCode = ErrorCode.RATE_LIMIT,
+    **settings: Any,
+) -> tuple[Admission, PlanBook, Recorder]:
+    gate, plans, observer = admission(**settings)
+    gate.refusals.set(count, code)
+    return gate, plans, observer
+
+
+def test_pending_refusals_start_at_zero_and_let_everything_through() -> None:
+    refusals = PendingRefusals()
+    assert refusals.count == 0
+    assert refusals.take() is None
+
+
+def test_pending_refusals_count_down_then_let_through() -> None:
+    refusals = PendingRefusals()
+    refusals.set(2, ErrorCode.AUTH_FAILED)
+    assert [refusals.take() for _ in range(3)] == [
+        ErrorCode.AUTH_FAILED,
+        ErrorCode.AUTH_FAILED,
+        None,
+    ]
+    assert refusals.count == 0
+
+
+def test_pending_refusals_default_to_rate_limit() -> None:
+    assert PendingRefusals().code is ErrorCode.RATE_LIMIT
+
+
+def test_setting_pending_refusals_replaces_the_count_and_the_code() -> None:
+    refusals = PendingRefusals()
+    refusals.set(5, ErrorCode.RATE_LIMIT)
+    refusals.take()
+    refusals.set(1, ErrorCode.AUTH_FAILED)
+    assert refusals.count == 1
+    assert [refusals.take(), refusals.take()] == [ErrorCode.AUTH_FAILED, None]
+
+
+def test_clearing_pending_refusals_sets_the_count_to_zero() -> None:
+    refusals = PendingRefusals()
+    refusals.set(5, ErrorCode.RATE_LIMIT)
+    refusals.clear()
+    assert refusals.count == 0
+    assert refusals.take() is None
+
+
+def test_refuse_all_refuses_count_attempts_with_its_code_then_admits() -> None:
+    gate, _, _ = refusing(2, ErrorCode.AUTH_FAILED)
+    decisions = [gate.decide(handshake(), NOW) for _ in range(3)]
+    assert [(d.code, d.reason) if d else None for d in decisions] == [
+        (ErrorCode.AUTH_FAILED, "refuse_all"),
+        (ErrorCode.AUTH_FAILED, "refuse_all"),
+        None,
+    ]
+
+
+@pytest.mark.parametrize("header_stream_id", [None, STREAM, "anything"])
+def test_refuse_all_refuses_whatever_the_headers(header_stream_id: str | None) -> None:
+    gate, _, _ = refusing(1)
+    refused = gate.decide(handshake(header_stream_id=header_stream_id), NOW)
+    assert refused is not None
+    assert (refused.code, refused.reason) == (ErrorCode.RATE_LIMIT, "refuse_all")
+
+
+def test_auth_is_checked_before_refuse_all() -> None:
+    gate, _, observer = refusing(1, api_keys=("k1",))
+    refused = gate.decide(handshake(token="nope"), NOW)
+    assert refused is not None
+    assert refused.reason == "auth_failed"
+    assert gate.refusals.count == 1
+    assert observer.calls == [("connection_refused", "auth_failed")]
+
+
+def test_refuse_all_applies_once_auth_succeeds() -> None:
+    gate, _, _ = refusing(1, api_keys=("k1",))
+    refused = gate.decide(handshake(token="k1"), NOW)
+    assert refused is not None
+    assert refused.reason == "refuse_all"
+
+
+def test_refuse_all_is_checked_before_draining() -> None:
+    gate, _, _ = refusing(1, ErrorCode.AUTH_FAILED)
+    refused = gate.decide(handshake(draining=True), NOW)
+    assert refused is not None
+    assert (refused.code, refused.reason) == (ErrorCode.AUTH_FAILED, "refuse_all")
+
+
+def test_refuse_all_is_checked_before_the_connection_limit() -> None:
+    gate, _, _ = refusing(1, ErrorCode.AUTH_FAILED, max_connections=1)
+    refused = gate.decide(handshake(open_connections=1), NOW)
+    assert refused is not None
+    assert refused.reason == "refuse_all"
+
+
+def test_refuse_all_is_checked_before_the_plans_refusals_and_keeps_them() -> None:
+    gate, plans, _ = refusing(1, ErrorCode.AUTH_FAILED)
+    plan_refusals(plans, 1)
+    refused = gate.decide(handshake(), NOW)
+    assert refused is not None
+    assert refused.reason == "refuse_all"
+    assert plans.get(STREAM, NOW).refusals_left == 1
+    refused = gate.decide(handshake(), NOW)
+    assert refused is not None
+    assert refused.reason == "fault_plan"
+
+
+def test_a_joining_handshake_does_not_use_a_pending_refusal() -> None:
+    gate, _, observer = refusing(1)
+    assert gate.decide(handshake(opens_connection=False), NOW) is None
+    assert gate.refusals.count == 1
+    assert observer.calls == []
+    assert gate.decide(handshake(), NOW) is not None
+
+
+def test_a_refuse_all_refusal_is_counted_with_its_reason_and_a_refusal_fault() -> None:
+    gate, _, observer = refusing(1)
+    gate.decide(handshake(), NOW)
+    gate.decide(handshake(), NOW)
+    assert observer.calls == [
+        ("fault_injected", "refusal"),
+        ("connection_refused", "refuse_all"),
+        ("connection_accepted",),
+    ]
+
+
+def test_refuse_all_is_a_refusal_reason() -> None:
+    assert "refuse_all" in REFUSAL_REASONS
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "count"),
+        ({"count": 0}, "count"),
+        ({"count": 1_000_001}, "count"),
+        ({"count": "5"}, "count"),
+        ({"count": 1, "code": "GPU_OOM"}, "code"),
+        ({"count": 1, "stream_id": "s"}, "stream_id"),
+    ],
+)
+def test_an_invalid_refuse_all_body_is_refused_naming_the_field(body: dict, field: str) -> None:
+    assert validate(RefuseAll, body)[0] == field
+
+
+def test_a_refuse_all_body_defaults_to_rate_limit() -> None:
+    body = validate(RefuseAll, {"count": 1_000_000})
+    assert (body.count, body.code) == (1_000_000, "RATE_LIMIT")

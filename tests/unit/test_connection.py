@@ -716,6 +716,8 @@ def test_processing_delay_is_acknowledged_with_its_values() -> None:
         "delay_ms": 120,
         "jitter_ms": 30,
         "distribution": "lognormal",
+        "enforce_timeout": True,
+        "mode": "parallel",
     }
 
 

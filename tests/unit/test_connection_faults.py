@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from echosts.errors import ERROR_TRAITS, ErrorCode
-from echosts.models import FaultPlan
-from echosts.observe import Observer
+from echosts.models import FaultPlan, validate
+from echosts.observe import FAULT_KINDS, Observer
+from echosts.outputs import Close
 from tests.unit.driver import Driver, closes, error, names, of, only
 
 
@@ -158,7 +159,7 @@ def test_disabling_turns_simulation_off() -> None:
     ("config", "field"),
     [
         ({"rules": [rule("every_other")]}, "rules[0].trigger"),
-        ({"rules": [rule(code="OOPS")]}, "rules[0].error_code"),
+        ({"rules": [rule(code="not-a-code")]}, "rules[0].error_code"),
         ({"rules": [rule("nth_fragment", 0)]}, "rules[0].value"),
         ({"rules": [rule("sequence_number", "5")]}, "rules[0].value"),
         ({"rules": [rule("sequence_number", -1)]}, "rules[0].value"),
@@ -180,6 +181,122 @@ def test_invalid_error_simulation_is_rejected_naming_the_field(config: dict, fie
     assert field in ack.data["message"]
 
 
+STS_CODES = [
+    ("INVALID_VOICE_PROFILE", "error", False),
+    ("UNSUPPORTED_LANGUAGE", "error", False),
+    ("INVALID_AUDIO_FORMAT", "error", False),
+    ("ASR_FAILED", "error", False),
+    ("TRANSLATION_FAILED", "error", False),
+    ("TTS_SYNTHESIS_FAILED", "error", False),
+    ("DURATION_MISMATCH_EXCEEDED", "error", False),
+    ("TRANSLATION_API_UNAVAILABLE", "error", True),
+    ("RATE_LIMIT_EXCEEDED", "warning", True),
+    ("BACKPRESSURE_EXCEEDED", "warning", True),
+    ("SOME_OTHER_CODE", "error", False),
+]
+
+
+@pytest.mark.parametrize(("code", "severity", "retryable"), STS_CODES)
+def test_a_real_service_or_other_well_formed_code_is_simulated_with_its_traits(
+    code: str, severity: str, retryable: bool
+) -> None:
+    driver = Driver()
+    driver.init("s")
+    simulate(driver, rule(value=0, code=code))
+    failed = only(driver.fragment(0), "fragment:processed")
+    assert failed["status"] == "failed"
+    assert failed["error"]["code"] == code
+    assert failed["error"]["message"] == f"Simulated {code}"
+    assert (failed["error"]["severity"], failed["error"]["retryable"]) == (severity, retryable)
+
+
+@pytest.mark.parametrize("code", ["not-a-code", "lower_case", "A", "1ABC", "A" * 65, ""])
+def test_a_malformed_error_code_is_refused_naming_the_rules_error_code(code: str) -> None:
+    driver = Driver()
+    driver.init("s")
+    (ack,) = driver.send("config:error_simulation", {"rules": [rule(code=code)]})
+    assert ack.data["status"] == "rejected"
+    assert "rules[0].error_code" in ack.data["message"]
+
+
+@pytest.mark.parametrize("severity", ["info", "warning", "error", "fatal"])
+def test_a_rules_severity_overrides_the_table_in_the_error_body(severity: str) -> None:
+    driver = Driver()
+    driver.init("s")
+    simulate(driver, rule(value=0, code="ASR_FAILED", severity=severity))
+    failed = only(driver.fragment(0), "fragment:processed")
+    assert failed["error"]["severity"] == severity
+    assert failed["error"]["retryable"] is False
+
+
+def test_a_rules_retryable_overrides_the_table_for_a_real_service_code() -> None:
+    driver = Driver()
+    driver.init("s")
+    simulate(driver, rule(value=0, code="ASR_FAILED", retryable=True))
+    failed = only(driver.fragment(0), "fragment:processed")
+    assert (failed["error"]["retryable"], failed["error"]["severity"]) == (True, "error")
+
+
+def test_a_rules_severity_and_retryable_override_together() -> None:
+    driver = Driver()
+    driver.init("s")
+    simulate(driver, rule(value=0, code="RATE_LIMIT_EXCEEDED", severity="fatal", retryable=False))
+    failed = only(driver.fragment(0), "fragment:processed")
+    assert (failed["error"]["severity"], failed["error"]["retryable"]) == ("fatal", False)
+
+
+def test_an_unknown_severity_is_refused_naming_it() -> None:
+    driver = Driver()
+    driver.init("s")
+    (ack,) = driver.send("config:error_simulation", {"rules": [rule(severity="critical")]})
+    assert ack.data["status"] == "rejected"
+    assert "rules[0].severity" in ack.data["message"]
+
+
+@pytest.mark.parametrize("key", ["retryble", "severty", "error_mesage", "colour"])
+def test_an_unknown_key_in_a_rule_is_refused_naming_the_key(key: str) -> None:
+    driver = Driver()
+    driver.init("s")
+    (ack,) = driver.send("config:error_simulation", {"rules": [rule(), rule(**{key: 1})]})
+    assert ack.data["status"] == "rejected"
+    assert f"rules[1].{key}" in ack.data["message"]
+
+
+def test_an_unknown_key_in_a_plans_rule_is_refused_naming_the_key() -> None:
+    body = {"error_simulation": {"rules": [rule(severty="fatal")]}}
+    assert validate(FaultPlan, body)[0] == "error_simulation.rules[0].severty"
+
+
+class RejectionTally(Observer):
+    def __init__(self) -> None:
+        self.rejected: list[tuple[str, str]] = []
+
+    def event_rejected(self, event: str, code: str) -> None:
+        self.rejected.append((event, code))
+
+
+def test_a_refusal_with_an_invented_code_is_counted_under_other() -> None:
+    tally = RejectionTally()
+    driver = Driver(observer=tally)
+    driver.plans.put("s", plan(queue={"limit": 1, "error_code": "MY_OWN_CODE"}), driver.now)
+    driver.init("s")
+    driver.delay(1000)
+    driver.fragment(0)
+    assert error(driver.fragment(1))["code"] == "MY_OWN_CODE"
+    assert tally.rejected == [("fragment:data", "OTHER")]
+
+
+def test_a_refusal_with_a_real_service_code_is_counted_under_that_code() -> None:
+    tally = RejectionTally()
+    driver = Driver(observer=tally)
+    driver.plans.put("s", plan(queue={"limit": 1, "error_code": "RATE_LIMIT_EXCEEDED"}), driver.now)
+    driver.init("s")
+    driver.delay(1000)
+    driver.fragment(0)
+    driver.fragment(1)
+    assert tally.rejected == [("fragment:data", "RATE_LIMIT_EXCEEDED")]
+
+
 @pytest.mark.parametrize("payload", [None, [], "on", 1])
 def test_error_simulation_that_is_not_an_object_is_rejected(payload: object) -> None:
     driver = Driver()
@@ -192,7 +309,7 @@ def test_rejected_configuration_leaves_the_previous_one_in_place() -> None:
     driver = Driver()
     driver.init("s")
     simulate(driver, rule(value=0))
-    driver.send("config:error_simulation", {"rules": [rule(code="NOPE")]})
+    driver.send("config:error_simulation", {"rules": [rule(code="nope")]})
     driver.fragment(0)
     assert statuses(driver) == ["failed"]
 
@@ -492,10 +609,10 @@ def test_plan_does_not_touch_a_completed_session() -> None:
 def test_control_disconnect_is_scheduled_on_the_connection() -> None:
     driver = Driver()
     driver.init("s")
-    assert driver.connection.schedule_disconnect(driver.now, 300, "asked") == []
+    assert driver.connection.schedule_disconnect(driver.now, 300, Close("asked")) == []
     (close,) = closes(driver.advance(0.3))
     assert close.reason == "asked"
-    assert driver.connection.schedule_disconnect(driver.now, 0, "again") == []
+    assert driver.connection.schedule_disconnect(driver.now, 0, Close("again")) == []
 
 
 class FaultTally(Observer):
@@ -542,3 +659,10 @@ def test_the_drain_deadline_is_not_a_simulated_fault() -> None:
     driver.fragment(0)
     driver.connection.expire_inflight(driver.now, "drain")
     assert tally.faults == []
+
+
+@pytest.mark.parametrize(
+    "kind", ["late", "disconnect", "close", "reset", "hang", "init_delay", "init_error", "push"]
+)
+def test_every_fault_kind_the_core_counts_is_a_known_kind(kind: str) -> None:
+    assert kind in FAULT_KINDS

@@ -26,7 +26,13 @@ def test_put_replaces_an_earlier_plan() -> None:
     book.put("s", plan(drop_processed=[1]), now=0)
     book.put("s", plan(processing_delay={"delay_ms": 5}), now=1)
     assert book.get("s", now=1).as_json() == {
-        "processing_delay": {"delay_ms": 5, "jitter_ms": 0, "distribution": "uniform"}
+        "processing_delay": {
+            "delay_ms": 5,
+            "jitter_ms": 0,
+            "distribution": "uniform",
+            "enforce_timeout": True,
+            "mode": "parallel",
+        }
     }
 
 
@@ -99,3 +105,66 @@ def test_reset_removes_every_plan() -> None:
 )
 def test_invalid_plan_names_the_failing_field(body: dict, field: str) -> None:
     assert validate(FaultPlan, body)[0] == field
+
+
+# section 11.5: the init key
+
+
+def test_take_init_counts_down_and_gives_the_plans_init() -> None:
+    book = PlanBook(max_plans=5, idle_expiry_s=60)
+    book.put("s", plan(init={"delay_ms": 10, "count": 2}), now=0)
+    taken = [book.take_init("s", now=1) for _ in range(3)]
+    assert [t.delay_ms if t else None for t in taken] == [10, 10, None]
+    assert book.get("s", now=1).inits_left == 0
+
+
+def test_take_init_without_a_count_never_runs_out() -> None:
+    book = PlanBook(max_plans=5, idle_expiry_s=60)
+    book.put("s", plan(init={"error_code": "ASR_FAILED"}), now=0)
+    for _ in range(5):
+        taken = book.take_init("s", now=1)
+        assert taken is not None
+        assert taken.error_code == "ASR_FAILED"
+    assert book.get("s", now=1).as_json() == {"init": {"delay_ms": 0, "error_code": "ASR_FAILED"}}
+
+
+def test_take_init_is_none_without_an_init_key_or_a_plan() -> None:
+    book = PlanBook(max_plans=5, idle_expiry_s=60)
+    book.put("s", plan(drop_processed=[1]), now=0)
+    assert book.take_init("s", now=1) is None
+    assert book.take_init("other", now=1) is None
+
+
+def test_take_init_keeps_the_plan_alive() -> None:
+    book = PlanBook(max_plans=5, idle_expiry_s=60)
+    book.put("s", plan(init={"delay_ms": 1}), now=0)
+    book.take_init("s", now=50)
+    assert book.get("s", now=100) is not None
+
+
+def test_as_json_shows_the_inits_left_and_drops_the_key_at_zero() -> None:
+    book = PlanBook(max_plans=5, idle_expiry_s=60)
+    book.put("s", plan(init={"delay_ms": 5, "count": 2}, queue={"limit": 3}), now=0)
+    book.take_init("s", now=1)
+    assert book.get("s", now=1).as_json()["init"] == {"delay_ms": 5, "count": 1}
+    book.take_init("s", now=1)
+    assert book.get("s", now=1).as_json() == {"queue": {"limit": 3, "error_code": "QUEUE_FULL"}}
+
+
+def test_a_plan_whose_last_key_is_used_up_stays_stored_until_delete() -> None:
+    book = PlanBook(max_plans=5, idle_expiry_s=60)
+    book.put("s", plan(init={"delay_ms": 5, "count": 1}), now=0)
+    book.take_init("s", now=1)
+    assert book.get("s", now=1).as_json() == {}
+    assert len(book) == 1
+    assert book.delete("s", now=1)
+
+
+def test_as_json_does_not_change_the_stored_plan() -> None:
+    book = PlanBook(max_plans=5, idle_expiry_s=60)
+    book.put("s", plan(init={"delay_ms": 5, "count": 1}), now=0)
+    book.take_init("s", now=1)
+    stored = book.get("s", now=1)
+    stored.as_json()
+    assert stored.plan.init is not None
+    assert stored.plan.init.count == 1
