@@ -1,11 +1,13 @@
-"""Transport faults (section 11.6): a WebSocket closed with no goodbye, a TCP reset, a hang.
+"""The one module that reaches below python-engineio: the Tornado WebSocket under a socket.
 
-A python-socketio client reconnects only when its transport is lost; every way python-engineio
-offers to end a connection first says goodbye (an Engine.IO close or a Socket.IO disconnect
-packet), after which the client stays away. Nor can one socket's pings be silenced. So this is
-the one module that reaches below python-engineio's public surface, into the Tornado
-WebSocket handler under one Engine.IO socket; ``tests/integration/test_transport_faults.py``
-checks every attribute it relies on, so an upgrade that moves one fails loudly there.
+Two things need it. Transport faults (section 11.6): a python-socketio client reconnects only
+when its transport is lost, and every way python-engineio offers to end a connection first
+says goodbye (an Engine.IO close or a Socket.IO disconnect packet), after which the client
+stays away; nor can one socket's pings be silenced. And frames python-engineio cannot decode:
+it decodes a WebSocket packet outside its error handling, so one such frame ends its handler
+without the disconnect callback, and the connection stays counted until the ping timeout.
+``tests/integration/test_transport_faults.py`` checks every attribute relied on here, and
+``tests/integration/test_engineio_guard.py`` tells when an upgrade makes the guard needless.
 
 What each fault leaves to the stack: the closed stream makes Tornado call ``on_close``, the
 engine.io driver turns that into a transport close, and python-socketio calls the service's
@@ -15,6 +17,8 @@ disconnect handler once, which releases the session as for any lost connection.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
 import logging
 import socket
@@ -32,13 +36,38 @@ must not hold it back."""
 
 CLOSE_CODE = 1011
 """WebSocket close code 1011, "internal error": what a crashing server would send."""
+PROTOCOL_ERROR = 1002
 
 _upgraded: dict[str, FaultableWebSocket] = {}
 """WebSocket handlers of connections that began on polling, by Engine.IO sid."""
 
 
+def undecodable(message: str | bytes) -> bool:
+    """Whether python-engineio's ``Packet.decode`` would raise on this WebSocket frame.
+
+    A binary frame is always a message; a text frame must be non-empty and start with a
+    packet type digit, or with ``b`` and valid base64.
+    """
+    if isinstance(message, bytes):
+        return False
+    if not message:
+        return True
+    if message[0] == "b":
+        try:
+            base64.b64decode(message[1:])
+        except (binascii.Error, ValueError):
+            return True
+        return False
+    try:
+        int(message[0])
+    except ValueError:
+        return True
+    return False
+
+
 class FaultableWebSocket:
-    """Mixed into engine.io's Tornado handler: can go silent (hang) and be found by sid."""
+    """Mixed into engine.io's Tornado handler: can go silent (hang), be found by sid, and
+    closes a connection whose client sent a frame python-engineio cannot decode."""
 
     hung = False
     _upgraded_sid: str | None = None
@@ -54,8 +83,16 @@ class FaultableWebSocket:
         await super().open(*args, **kwargs)  # type: ignore[misc]
 
     async def on_message(self, message: str | bytes) -> None:
-        if not self.hung:
-            await super().on_message(message)  # type: ignore[misc]
+        if self.hung:
+            return
+        if undecodable(message):
+            log.info(
+                "closing a WebSocket whose client sent an undecodable Engine.IO packet (%d chars)",
+                len(message),
+            )
+            self.close(PROTOCOL_ERROR, "undecodable Engine.IO packet")
+            return
+        await super().on_message(message)  # type: ignore[misc]
 
     def write_message(self, message: Any, binary: bool = False) -> Any:
         if self.hung:
