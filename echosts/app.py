@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import socketio
 import tornado.web
 from tornado.httpserver import HTTPServer
+from tornado.ioloop import PeriodicCallback
 from tornado.netutil import bind_sockets
 
 from echosts.config import Settings
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("echosts.app")
 
 SOCKETIO_PATHS = (r"/socket\.io/?", r"/ws/sts/?")
+MIB = 1024 * 1024
+SWEEP_MS = 1000
 
 
 def make_socketio_server(settings: Settings) -> socketio.AsyncServer:
@@ -88,6 +91,8 @@ class EchoService:
     app: tornado.web.Application
     http_server: HTTPServer | None = None
     port: int | None = None
+    sweeper: PeriodicCallback | None = None
+    """Once a second, drops clients that stopped reading (ECHO_MAX_OUTPUT_BUFFER_MB)."""
 
     @classmethod
     def create(cls, settings: Settings, capabilities: Capabilities | None = None) -> EchoService:
@@ -117,6 +122,9 @@ class EchoService:
         )
         self.http_server.add_sockets(sockets)
         self.port = sockets[0].getsockname()[1]
+        limit = self.settings.max_output_buffer_mb * MIB
+        self.sweeper = PeriodicCallback(lambda: self.fleet.drop_slow_readers(limit), SWEEP_MS)
+        self.sweeper.start()
         return self.port
 
     async def drain(self) -> None:
@@ -133,6 +141,8 @@ class EchoService:
 
     async def stop(self) -> None:
         """Stops listening, disconnects every client, and ends python-socketio's tasks."""
+        if self.sweeper is not None:
+            self.sweeper.stop()
         if self.http_server is not None:
             self.http_server.stop()
         await self.fleet.disconnect_all("server shutting down")

@@ -70,6 +70,12 @@ class Settings:
     """Engine.IO ping timeout, seconds."""
     compression: bool = False
     """Accept permessage-deflate when a client offers it."""
+    idle_timeout_s: float = 60.0
+    """Seconds a connection may stay without a session or a stream:init in progress; 0: off."""
+    max_output_buffer_mb: int = 64
+    """MiB that may wait to be written to one client before the server drops it."""
+    fragment_id_window: int = 10_000
+    """Accepted fragment_ids a session remembers for the duplicate check."""
 
     @property
     def auth_enabled(self) -> bool:
@@ -230,6 +236,24 @@ SETTINGS: tuple[SettingSpec, ...] = (
     ),
     SettingSpec(
         "compression", "WS_COMPRESSION", _boolean, "accept permessage-deflate when offered"
+    ),
+    SettingSpec(
+        "idle_timeout_s",
+        "ECHO_IDLE_TIMEOUT_S",
+        _number(0, 86400),
+        "seconds a connection may stay without a session, 0 = off (0-86400)",
+    ),
+    SettingSpec(
+        "max_output_buffer_mb",
+        "ECHO_MAX_OUTPUT_BUFFER_MB",
+        _integer(1, 4096),
+        "MiB waiting for one client before it is dropped (1-4096)",
+    ),
+    SettingSpec(
+        "fragment_id_window",
+        "ECHO_FRAGMENT_ID_WINDOW",
+        _integer(1, 10_000_000),
+        "accepted fragment_ids a session remembers (1-10000000)",
     ),
 )
 

@@ -29,6 +29,8 @@ from echosts.stream import StreamSession
 
 log = logging.getLogger("echosts.session")
 
+IDLE = "idle: no stream:init since connecting (ECHO_IDLE_TIMEOUT_S)"
+
 
 @dataclass(frozen=True, slots=True)
 class PendingInit:
@@ -53,6 +55,7 @@ class Connection:
 
     __slots__ = (
         "_hangup",
+        "_idle_deadline",
         "_pending_init",
         "capabilities",
         "closing",
@@ -73,6 +76,7 @@ class Connection:
         draining: Callable[[], bool],
         header_stream_id: str | None = None,
         header_worker_id: str | None = None,
+        connected_at: float | None = None,
     ) -> None:
         self.settings = settings
         self.capabilities = capabilities
@@ -84,6 +88,9 @@ class Connection:
         self.closing = False
         self._hangup = Hangup()
         self._pending_init: PendingInit | None = None
+        idle = settings.idle_timeout_s
+        self._idle_deadline = connected_at + idle if connected_at is not None and idle else None
+        """When a connection that never started a session is dropped (section 14)."""
 
     @property
     def phase(self) -> Phase:
@@ -121,6 +128,8 @@ class Connection:
         deadlines = [self._hangup.next_deadline()]
         if self._pending_init is not None:
             deadlines.append(self._pending_init.due)
+        elif self.session is None:
+            deadlines.append(self._idle_deadline)
         if self.session is not None:
             deadlines.append(self.session.inflight.next_due())
         return min((d for d in deadlines if d is not None), default=None)
@@ -205,6 +214,7 @@ class Connection:
         session_id = self.capabilities.new_id()
         session = StreamSession(init, worker_id, session_id, self.settings, self.capabilities)
         self.session = session
+        self._idle_deadline = None
         out: list[Output] = [
             outputs.stream_ready(session.stream_id, session_id, session.max_inflight)
         ]
@@ -304,10 +314,30 @@ class Connection:
                 out.append(session.complete(now))
                 self._hangup.auto_at(now + self.settings.auto_disconnect_s)
         close = self._hangup.due(now)
+        if close is None and self._idle(now):
+            out.extend(self._drop_idle())
+            close = Close(IDLE)
         if close is not None:
             self.closing = True
             out.append(close)
         return out
+
+    def _idle(self, now: float) -> bool:
+        deadline = self._idle_deadline
+        return (
+            deadline is not None
+            and deadline <= now
+            and self.session is None
+            and self._pending_init is None
+        )
+
+    def _drop_idle(self) -> list[Output]:
+        """The error that tells an idle client why it is dropped, counted as a limit."""
+        self.capabilities.observer.limit_reached("idle")
+        timeout = self.settings.idle_timeout_s
+        message = f"no stream:init within {timeout:g} s of connecting: disconnecting"
+        log.info("dropping an idle connection: %s", message)
+        return [outputs.error(Rejection(ErrorCode.TIMEOUT, message), self.capabilities.new_id())]
 
     def _answer_pending(self, pending: PendingInit, now: float) -> list[Output]:
         """A held stream:init's answer; the server may have begun draining meanwhile."""

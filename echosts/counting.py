@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from echosts.errors import ErrorCode
 from echosts.faults import ACTION_RANK, SEVERITY_RANK
-from echosts.observe import FAULT_KINDS, FINISH_STATUSES, REFUSAL_REASONS, Observer
+from echosts.observe import FAULT_KINDS, FINISH_STATUSES, LIMITS, REFUSAL_REASONS, Observer
 from echosts.protocol import WORKER_EVENTS
 
 TIME_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 7.5, 10.0)
@@ -137,6 +137,12 @@ class CountingObserver(Observer):
             ("kind",),
             [(kind,) for kind in FAULT_KINDS],
         )
+        self.limit_disconnects = CounterFamily(
+            "echosts_limit_disconnects",
+            "Connections the server dropped for a limit of section 14, by limit.",
+            ("limit",),
+            [(limit,) for limit in LIMITS],
+        )
         self.streams_started = CounterFamily(
             "echosts_streams_started", "Streams started with stream:ready."
         )
@@ -157,6 +163,7 @@ class CountingObserver(Observer):
             self.payload_size,
             self.backpressure_events,
             self.faults,
+            self.limit_disconnects,
             self.streams_started,
             self.streams_completed,
         )
@@ -191,6 +198,9 @@ class CountingObserver(Observer):
 
     def fault_injected(self, kind: str) -> None:
         self.faults.inc(kind)
+
+    def limit_reached(self, limit: str) -> None:
+        self.limit_disconnects.inc(limit)
 
     def stream_started(self) -> None:
         self.streams_started.inc()

@@ -110,6 +110,17 @@ class Fleet:
             link.step(partial(call, link.core), what)
         return len(links)
 
+    def drop_slow_readers(self, limit_bytes: int) -> int:
+        """Resets every connection with more than ``limit_bytes`` waiting for it (section 14);
+        returns how many. Each costs a lookup, so one sweep a second over 500 is nothing."""
+        dropped = 0
+        for link in self.links():
+            backlog = link.output_backlog()
+            if backlog > limit_bytes:
+                link.drop_slow_reader(backlog, limit_bytes)
+                dropped += 1
+        return dropped
+
     def expire_all(self, message: str) -> None:
         """Ends every connection's unfinished fragments now as TIMEOUT failures."""
         for link in self.links():

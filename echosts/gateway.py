@@ -106,6 +106,8 @@ class Gateway:
             )
         link.namespaces[namespace] = sid
         self._by_sid[(namespace, sid)] = link
+        # Arms the link's timer for the idle limit of a connection that never inits.
+        link.step(link.core.on_timer, "connect")
 
     def _new_core(self, environ: dict[str, Any]) -> Connection:
         return Connection(
@@ -115,6 +117,7 @@ class Gateway:
             draining=self._draining,
             header_stream_id=environ.get("HTTP_X_STREAM_ID"),
             header_worker_id=environ.get("HTTP_X_WORKER_ID"),
+            connected_at=IOLoop.current().time(),
         )
 
     def _on_disconnect(self, namespace: str, sid: str, *args: Any) -> None:

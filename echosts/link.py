@@ -67,6 +67,32 @@ class Link:
         """The one IOLoop timeout armed for the core's next deadline, or None."""
         self._deadline: float | None = None
 
+    def output_backlog(self) -> int:
+        """Bytes waiting to be written to this client; 0 on long-polling, where engine.io
+        holds them until the client polls and its ping timeout bounds them."""
+        handler = transport.websocket_of(self.sio, self.eio_sid)
+        return 0 if handler is None else transport.pending_output_bytes(handler)
+
+    def drop_slow_reader(self, backlog: int, limit: int) -> None:
+        """The client stopped reading: its connection is reset, which releases its session."""
+        handler = transport.websocket_of(self.sio, self.eio_sid)
+        if handler is None or self.closed:
+            return
+        session = self.core.session
+        log.warning(
+            "dropping sid=%s stream_id=%s: %d bytes wait to be written to it, over the limit "
+            "of %d (ECHO_MAX_OUTPUT_BUFFER_MB)",
+            self.eio_sid,
+            session.stream_id if session else None,
+            backlog,
+            limit,
+            extra={"stream_id": session.stream_id if session else None},
+        )
+        self.core.capabilities.observer.limit_reached("output_buffer")
+        self.core.closing = True
+        self.outbox.clear()
+        transport.reset(handler)
+
     def sid_for(self, namespace: str) -> tuple[str, str] | None:
         """Where to send for ``namespace``; falls back to any namespace still joined."""
         if namespace in self.namespaces:

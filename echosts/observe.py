@@ -7,6 +7,8 @@ protocol defines, error codes, statuses): never a stream_id, never a client's ow
 
 from __future__ import annotations
 
+LIMITS = ("idle", "output_buffer")
+"""Section 14's limits that end a connection."""
 REFUSAL_REASONS = ("auth_failed", "refuse_all", "draining", "connection_limit", "fault_plan")
 FINISH_STATUSES = ("success", "partial", "failed", "dropped")
 FAULT_KINDS = (
@@ -50,6 +52,9 @@ class Observer:
 
     def fault_injected(self, kind: str) -> None:
         """A simulated fault happened; ``kind`` is one of ``FAULT_KINDS``."""
+
+    def limit_reached(self, limit: str) -> None:
+        """A connection was dropped by a limit of ``LIMITS``."""
 
     def stream_started(self) -> None:
         """``stream:ready`` was sent."""

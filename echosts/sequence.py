@@ -30,17 +30,27 @@ class OutOfSequence:
 
 NONE_ACCEPTED: frozenset[str] = frozenset()
 """Until a session accepts a fragment: an idle session need not hold an empty set."""
+NO_RING: list[str] = []
+"""Likewise for the ring; never written to (``accept`` replaces it with the set)."""
 
 
 class Sequencer:
-    """The expected sequence number and the fragment_ids a session has accepted."""
+    """The expected sequence number and the fragment_ids a session accepted lately.
 
-    __slots__ = ("_accepted_ids", "accepted_count", "expected")
+    The ids form a window of the last ``window`` accepted (section 14), so a stream that runs
+    for days holds bounded memory, and an id older than the window may be used again. The
+    window is a ring: the slot a new id takes holds the id accepted ``window`` fragments
+    before it, which leaves the set.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("_accepted_ids", "_ring", "accepted_count", "expected", "window")
+
+    def __init__(self, window: int = 10_000) -> None:
         self.expected: int | None = None
         self.accepted_count = 0
+        self.window = window
         self._accepted_ids: set[str] | frozenset[str] = NONE_ACCEPTED
+        self._ring: list[str] = NO_RING
 
     def __contains__(self, fragment_id: object) -> bool:
         return fragment_id in self._accepted_ids
@@ -75,7 +85,15 @@ class Sequencer:
         ids = self._accepted_ids
         if not isinstance(ids, set):
             ids = self._accepted_ids = set()
+            self._ring = []
         ids.add(fragment_id)
+        ring = self._ring
+        if len(ring) < self.window:
+            ring.append(fragment_id)
+        else:
+            slot = self.accepted_count % self.window
+            ids.discard(ring[slot])
+            ring[slot] = fragment_id
         self.accepted_count += 1
         return self.accepted_count
 

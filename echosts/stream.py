@@ -105,7 +105,7 @@ class StreamSession:
         self.state = State.ACTIVE
         self.inflight = OrderedInFlight()
         self.stats = SessionStatistics()
-        self.sequence = Sequencer()
+        self.sequence = Sequencer(settings.fragment_id_window)
         self.worker_acks = {"received": 0, "applied": 0}
         self.faults = SessionFaults(
             DelaySpec(settings.processing_delay_ms, settings.processing_jitter_ms),

@@ -97,7 +97,11 @@ class FaultableWebSocket:
     def write_message(self, message: Any, binary: bool = False) -> Any:
         if self.hung:
             return None
-        return super().write_message(message, binary)  # type: ignore[misc]
+        written = super().write_message(message, binary)  # type: ignore[misc]
+        # The engine.io driver never awaits this future: when the connection is lost with
+        # writes pending, each would log "Task exception was never retrieved".
+        written.add_done_callback(_retrieve)
+        return written
 
     def close(self, code: int | None = None, reason: str | None = None) -> None:
         if not self.hung:
@@ -110,6 +114,11 @@ class FaultableWebSocket:
             IOLoop.current().remove_timeout(self._hang_timer)
             self._hang_timer = None
         super().on_close()  # type: ignore[misc]
+
+
+def _retrieve(written: asyncio.Future[None]) -> None:
+    if not written.cancelled():
+        written.exception()
 
 
 def websocket_of(sio: socketio.AsyncServer, eio_sid: str) -> Any | None:
@@ -131,6 +140,16 @@ async def flush(sio: socketio.AsyncServer, eio_sid: str) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(eio_socket.queue.join(), FLUSH_TIMEOUT_S)
     await asyncio.sleep(0)
+
+
+def pending_output_bytes(handler: Any) -> int:
+    """Bytes written to this WebSocket that the client has not read yet, past the kernel's
+    buffers: Tornado's write buffer, which has no bound of its own."""
+    connection = handler.ws_connection
+    if connection is None:
+        return 0
+    stream = connection.stream
+    return int(stream._total_write_index - stream._total_write_done_index)
 
 
 def close(handler: Any) -> None:

@@ -242,6 +242,7 @@ async def test_the_adapter_finds_the_websocket_handler_and_its_socket(
     assert raw.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
     assert "tornado.handler" in server.service.sio.environ[link.eio_sid]
     assert callable(server.service.sio.eio.sockets[link.eio_sid].queue.join)
+    assert transport.pending_output_bytes(handler) == 0
 
 
 async def test_a_polling_only_client_falls_back_to_a_socketio_disconnect(

@@ -48,8 +48,10 @@ class Driver:
         headers: dict[str, str] | None = None,
         observer: Observer | None = None,
         plans: PlanBook | None = None,
+        connected: bool = False,
         **settings: Any,
     ) -> None:
+        """``connected``: the connection knows when it connected, so the idle limit runs."""
         self.now = START
         ids = itertools.count(1)
         self.settings = Settings(**settings)
@@ -72,6 +74,7 @@ class Driver:
             draining=lambda: self.draining,
             header_stream_id=headers.get("X-Stream-ID"),
             header_worker_id=headers.get("X-Worker-ID"),
+            connected_at=START if connected else None,
         )
         self.log: list[Output] = []
 

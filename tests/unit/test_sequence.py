@@ -221,3 +221,53 @@ def test_last_release_is_none_when_every_fragment_is_dropped() -> None:
     buffer = OrderedInFlight()
     buffer.add(entry(0, 5.0, dropped=True))
     assert buffer.last_release() is None
+
+
+def accepted(window: int, ids: list[str]) -> Sequencer:
+    sequencer = Sequencer(window)
+    for number, fragment_id in enumerate(ids):
+        assert sequencer.check(fragment_id, number) is None
+        sequencer.accept(fragment_id, number)
+    return sequencer
+
+
+def test_an_id_inside_the_window_is_still_refused_as_a_repeat() -> None:
+    sequencer = accepted(3, ["a", "b", "c"])
+    problem = sequencer.check("a", 3)
+    assert problem is not None
+    assert "already accepted" in problem.message
+
+
+def test_an_id_older_than_the_window_may_be_used_again() -> None:
+    sequencer = accepted(3, ["a", "b", "c", "d"])
+    assert sequencer.check("a", 4) is None
+    assert "a" not in sequencer
+    assert "b" in sequencer
+
+
+def test_an_id_used_again_after_the_window_is_remembered_anew() -> None:
+    sequencer = accepted(2, ["a", "b", "c", "a"])
+    assert "a" in sequencer
+    assert "b" not in sequencer
+    sequencer.accept("d", 4)
+    assert "a" in sequencer
+    assert "c" not in sequencer
+
+
+def test_a_long_stream_remembers_at_most_the_window() -> None:
+    sequencer = accepted(100, [f"f-{number}" for number in range(5_000)])
+    remembered = [f"f-{number}" for number in range(5_000) if f"f-{number}" in sequencer]
+    assert remembered == [f"f-{number}" for number in range(4_900, 5_000)]
+    assert sequencer.accepted_count == 5_000
+
+
+def test_the_window_comes_from_the_setting() -> None:
+    from tests.unit.driver import Driver  # noqa: PLC0415
+
+    driver = Driver(fragment_id_window=2)
+    driver.init("s")
+    for number in range(3):
+        driver.fragment(number)
+    assert driver.connection.session is not None
+    assert "f0" not in driver.connection.session.sequence
+    assert "f1" in driver.connection.session.sequence
