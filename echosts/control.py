@@ -141,8 +141,7 @@ class RefuseHandler(ControlHandler):
         self.get()
 
     def get(self) -> None:
-        refusals = self.fleet.refusals
-        self.reply(200, {"pending": refusals.count, "code": refusals.code.value})
+        self.reply(200, {"pending": self.fleet.refusals.count})
 
     def delete(self) -> None:
         self.fleet.refusals.clear()

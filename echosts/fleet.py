@@ -99,8 +99,12 @@ class Fleet:
         )
 
     def push(self, stream_id: str, emit: Emit) -> int:
-        """Sends ``emit`` as it is on every connection of ``stream_id``; returns how many."""
-        return self._for_stream(stream_id, lambda core, _now: core.push(emit), "pushed event")
+        """Sends ``emit`` as it is on every connection of ``stream_id`` that still takes events
+        (not one closing or hung); returns how many."""
+        links = [link for link in self.streams(stream_id) if not link.core.closing]
+        for link in links:
+            link.step(partial(_push, link.core, emit), "pushed event")
+        return len(links)
 
     def _for_stream(
         self, stream_id: str, call: Callable[[Connection, float], list[Output]], what: str
@@ -152,3 +156,7 @@ class Fleet:
     async def disconnect_all(self, reason: str) -> None:
         for link in self.links():
             await link.close(Close(reason))
+
+
+def _push(core: Connection, emit: Emit, _now: float) -> list[Output]:
+    return core.push(emit)

@@ -16,7 +16,7 @@ import socketio
 from tornado.ioloop import IOLoop
 
 from echosts import outputs
-from echosts.admission import Admission, Handshake, auth_token
+from echosts.admission import Admission, Handshake, Refused, auth_token
 from echosts.config import Settings
 from echosts.connection import Connection
 from echosts.context import Capabilities
@@ -45,6 +45,8 @@ class Gateway:
         self._draining = lambda: fleet.draining
         """One callable for every connection's core, not a closure per connection."""
         self._by_sid: dict[tuple[str, str], Link] = {}
+        self._refused: dict[str, Refused] = {}
+        """Refusals by Engine.IO sid, for the other namespaces of a refused connection."""
         for namespace in NAMESPACES:
             for name, handler in (
                 ("connect", self._on_connect),
@@ -76,7 +78,11 @@ class Gateway:
             open_connections=self.fleet.connection_count,
             draining=self.fleet.draining,
         )
-        refused = self.admission.decide(handshake, IOLoop.current().time())
+        refused = self._refused.get(eio_sid) if link is None else None
+        if refused is None:
+            refused = self.admission.decide(handshake, IOLoop.current().time())
+            if refused is not None:
+                self._remember_refusal(eio_sid, refused)
         remote = _remote(environ)
         if refused is not None:
             log.info(
@@ -108,6 +114,15 @@ class Gateway:
         self._by_sid[(namespace, sid)] = link
         # Arms the link's timer for the idle limit of a connection that never inits.
         link.step(link.core.on_timer, "connect")
+
+    def _remember_refusal(self, eio_sid: str, refused: Refused) -> None:
+        """One Engine.IO connection is one attempt, whatever namespaces it asks to join: its
+        other namespaces get the same refusal, not counted again (section 11.9). Entries of
+        connections that are gone are dropped here, so the map holds live ones only."""
+        sockets = self.sio.eio.sockets
+        for gone in [sid for sid in self._refused if sid not in sockets]:
+            del self._refused[gone]
+        self._refused[eio_sid] = refused
 
     def _new_core(self, environ: dict[str, Any]) -> Connection:
         return Connection(

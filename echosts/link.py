@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import socketio
 from socketio.packet import EVENT
@@ -23,6 +24,13 @@ from echosts.outputs import Close, Emit, Output
 log = logging.getLogger("echosts.gateway")
 
 CoreCall = Callable[[float], list[Output]]
+
+TRANSPORT_FAULTS: dict[str, Callable[[Any, int], None]] = {
+    "close": lambda handler, _hang_ms: transport.close(handler),
+    "reset": lambda handler, _hang_ms: transport.reset(handler),
+    "hang": transport.hang,
+}
+"""Section 11.6's modes other than ``server_disconnect``, by name."""
 
 
 class Link:
@@ -136,27 +144,22 @@ class Link:
     async def close(self, close: Close) -> None:
         """Ends the connection the way ``close.mode`` says (section 11.6)."""
         mode = close.mode
-        handler = (
-            None if mode == "server_disconnect" else transport.websocket_of(self.sio, self.eio_sid)
-        )
-        if mode != "server_disconnect" and handler is None:
+        log.info("disconnecting sid=%s (%s): %s", self.eio_sid, mode, close.reason)
+        if mode != "server_disconnect":
+            if transport.websocket_of(self.sio, self.eio_sid) is not None:
+                await transport.flush(self.sio, self.eio_sid)
+                # The client may have gone while what was queued went out.
+                handler = transport.websocket_of(self.sio, self.eio_sid)
+                if handler is not None:
+                    TRANSPORT_FAULTS[mode](handler, close.hang_ms)
+                return
             log.warning(
                 "sid=%s is not on a WebSocket: %s falls back to a Socket.IO disconnect",
                 self.eio_sid,
                 mode,
             )
-        log.info("disconnecting sid=%s (%s): %s", self.eio_sid, mode, close.reason)
-        if handler is not None:
-            await transport.flush(self.sio, self.eio_sid)
-        if handler is None:
-            for namespace, sid in list(self.namespaces.items()):
-                await self.sio.disconnect(sid, namespace=namespace)
-        elif mode == "close":
-            transport.close(handler)
-        elif mode == "reset":
-            transport.reset(handler)
-        else:
-            transport.hang(handler, close.hang_ms)
+        for namespace, sid in list(self.namespaces.items()):
+            await self.sio.disconnect(sid, namespace=namespace)
 
     def _arm(self) -> None:
         deadline = None if self.closed else self.core.next_deadline()

@@ -35,6 +35,7 @@ from echosts.protocol import (
     MAX_RULES,
     MAX_SCHEDULED_DISCONNECT_MS,
     MIN_HANG_MS,
+    SERVER_EVENTS,
     is_padded_base64,
     not_an_object,
     show,
@@ -137,7 +138,7 @@ def _well_formed_code(value: str) -> str:
         raise PydanticCustomError(
             "error_code",
             "{value} is not an error code: a code of the protocol's tables, or one matching "
-            "^[A-Z][A-Z0-9_]{{1,63}}$",
+            "^[A-Z][A-Z0-9_]{1,63}$",
             {"value": show(value)},
         )
     return value
@@ -147,7 +148,7 @@ Code = Annotated[str, AfterValidator(_well_formed_code)]
 """An error code a fault may use: section 5's, the real service's, or any well-formed one."""
 
 STRICT_RARELY_USED = ConfigDict(strict=True, extra="forbid", frozen=True, defer_build=True)
-"""For the fault models added with section 11: a misspelt key is refused, naming it."""
+"""For control API bodies and section 11's fault models: a misspelt key is refused, naming it."""
 
 
 class ErrorRule(Inbound):
@@ -313,7 +314,7 @@ class InitFault(Inbound):
 class FaultPlan(Inbound):
     """The body of ``PUT /admin/streams/{stream_id}/plan``; unknown keys are refused."""
 
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, defer_build=True)
+    model_config = STRICT_RARELY_USED
 
     error_simulation: ErrorSimulation | None = None
     processing_delay: ProcessingDelay | None = None
@@ -332,7 +333,7 @@ class FaultPlan(Inbound):
 class DisconnectRequest(Inbound):
     """The body of ``POST /admin/streams/{stream_id}/disconnect``."""
 
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, defer_build=True)
+    model_config = STRICT_RARELY_USED
 
     delay_ms: int = Field(default=0, ge=0, le=MAX_SCHEDULED_DISCONNECT_MS)
     mode: TransportMode = "server_disconnect"
@@ -342,7 +343,7 @@ class DisconnectRequest(Inbound):
 class RefuseAll(Inbound):
     """The body of ``POST /admin/connections/refuse``: the next attempts, whatever headers."""
 
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, defer_build=True)
+    model_config = STRICT_RARELY_USED
 
     count: int = Field(ge=1, le=1_000_000)
     code: Literal["AUTH_FAILED", "RATE_LIMIT"] = "RATE_LIMIT"
@@ -351,17 +352,21 @@ class RefuseAll(Inbound):
 class PushedEvent(Inbound):
     """The body of ``POST /admin/streams/{stream_id}/emit``: any server-to-worker event."""
 
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, defer_build=True)
+    model_config = STRICT_RARELY_USED
 
-    event: Literal[
-        "backpressure",
-        "error",
-        "fragment:processed",
-        "fragment:ack",
-        "stream:ready",
-        "stream:complete",
-    ]
+    event: str
     data: dict[str, Any]
+
+    @field_validator("event")
+    @classmethod
+    def _server_event(cls, value: str) -> str:
+        if value not in SERVER_EVENTS:
+            raise PydanticCustomError(
+                "server_event",
+                "{value} is not a server-to-worker event; one of {events}",
+                {"value": show(value), "events": ", ".join(SERVER_EVENTS)},
+            )
+        return value
 
 
 def validate(model: type[M], payload: Any) -> M | tuple[str, str]:

@@ -41,6 +41,16 @@ STREAM_COMPLETE = "stream:complete"
 BACKPRESSURE = "backpressure"
 ERROR = "error"
 
+SERVER_EVENTS = (
+    BACKPRESSURE,
+    ERROR,
+    FRAGMENT_PROCESSED,
+    FRAGMENT_ACK,
+    STREAM_READY,
+    STREAM_COMPLETE,
+)
+"""What the server sends a worker, and so what a test may push (section 11.8)."""
+
 NO_PAYLOAD: Any = type("NoPayload", (), {"__repr__": lambda _self: "<no payload>"})()
 """Stands for the payload of an event that was sent with no argument at all."""
 

@@ -76,10 +76,11 @@ class FaultableWebSocket:
     async def open(self, *args: Any, **kwargs: Any) -> None:
         # An upgrade from polling names its Engine.IO sid; a WebSocket-only connection's
         # handler is found through the environ python-socketio keeps for it.
+        # The first WebSocket to name a sid keeps the entry: another request naming the same
+        # sid (python-engineio refuses it) must not displace the real one.
         sid = self.get_query_argument("sid", None)  # type: ignore[attr-defined]
-        if sid:
+        if sid and _upgraded.setdefault(sid, self) is self:
             self._upgraded_sid = sid
-            _upgraded[sid] = self
         await super().open(*args, **kwargs)  # type: ignore[misc]
 
     async def on_message(self, message: str | bytes) -> None:

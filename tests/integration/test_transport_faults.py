@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import socketio
+from tornado.websocket import websocket_connect
 
 from echosts import transport
 from tests.integration.http import call
@@ -255,3 +256,18 @@ async def test_a_polling_only_client_falls_back_to_a_socketio_disconnect(
     await worker.until(lambda: len(worker.disconnects) == 1, 5)
     await asyncio.sleep(0.3)
     assert worker.connects == 1
+
+
+async def test_a_second_websocket_naming_the_same_sid_does_not_take_the_connection_over(
+    server, media_worker
+) -> None:
+    worker = media_worker()
+    await worker.connect(TRANSPORTS["upgraded"])
+    await worker.start("s-1")
+    (link,) = server.service.fleet.streams("s-1")
+    url = f"ws://127.0.0.1:{server.port}/socket.io/?EIO=4&transport=websocket&sid={link.eio_sid}"
+    intruder = await websocket_connect(url)
+    intruder.close()
+    await asyncio.sleep(0.2)
+    await disconnect(server, "s-1", mode="close")
+    await worker.until(lambda: worker.connects == 2, 5)
