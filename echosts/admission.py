@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from echosts.auth import token_matches
+from echosts.auth import KeyRing
 from echosts.config import Settings
 from echosts.errors import ErrorCode
 from echosts.observe import Observer
@@ -79,8 +79,10 @@ class Admission:
         plans: PlanBook,
         observer: Observer,
         refusals: PendingRefusals,
+        keys: KeyRing,
     ) -> None:
         self.settings = settings
+        self.keys = keys
         self.plans = plans
         self.observer = observer
         self.refusals = refusals
@@ -88,7 +90,7 @@ class Admission:
     def decide(self, handshake: Handshake, now: float) -> Refused | None:
         """None to admit; a refusal, counted, otherwise. A planned refusal is used up."""
         settings = self.settings
-        if settings.auth_enabled and not token_matches(handshake.token, settings.api_keys):
+        if self.keys.enabled and not self.keys.matches(handshake.token):
             return self._refuse(
                 ErrorCode.AUTH_FAILED,
                 "auth_failed",

@@ -15,6 +15,7 @@ from tornado.httpserver import HTTPServer
 from tornado.ioloop import PeriodicCallback
 from tornado.netutil import bind_sockets
 
+from echosts.auth import KeyRing
 from echosts.config import Settings
 from echosts.context import Capabilities
 from echosts.control import control_routes
@@ -62,14 +63,16 @@ def make_app(
     settings: Settings,
     sio: socketio.AsyncServer,
     fleet: Fleet,
+    *,
     exposition: Exposition,
+    keys: KeyRing,
     started: float,
 ) -> tornado.web.Application:
     websocket = socketio_handler(sio, compression=settings.compression)
     routes: list[tuple[Any, ...]] = [(path, websocket) for path in SOCKETIO_PATHS]
     routes.append((r"/health", HealthHandler, {"fleet": fleet, "started": started}))
     routes.append((r"/metrics", MetricsHandler, {"exposition": exposition}))
-    routes.extend(control_routes(fleet, settings))
+    routes.extend(control_routes(fleet, settings, keys))
     return tornado.web.Application(
         routes,
         websocket_max_message_size=settings.max_buffer_size,
@@ -87,6 +90,7 @@ class EchoService:
     fleet: Fleet
     sio: socketio.AsyncServer
     gateway: Gateway
+    keys: KeyRing
     exposition: Exposition
     app: tornado.web.Application
     http_server: HTTPServer | None = None
@@ -95,16 +99,28 @@ class EchoService:
     """Once a second, drops clients that stopped reading (ECHO_MAX_OUTPUT_BUFFER_MB)."""
 
     @classmethod
-    def create(cls, settings: Settings, capabilities: Capabilities | None = None) -> EchoService:
-        """The service, with its metrics observer in place of ``capabilities``' own."""
+    def create(
+        cls,
+        settings: Settings,
+        capabilities: Capabilities | None = None,
+        keys: KeyRing | None = None,
+    ) -> EchoService:
+        """The service, with its metrics observer in place of ``capabilities``' own.
+
+        Without ``keys`` it reads the settings' keys and key file itself (KeyFileError when
+        that file cannot be read).
+        """
+        keys = keys or KeyRing(settings.api_keys, settings.api_keys_file)
         observer = CountingObserver()
         capabilities = dataclasses.replace(capabilities or Capabilities(), observer=observer)
         fleet = Fleet(PlanBook(settings.max_plans, settings.plan_idle_expiry_s))
         sio = make_socketio_server(settings)
-        gateway = Gateway(sio, settings, capabilities, fleet)
+        gateway = Gateway(sio, settings, capabilities, fleet, keys)
         exposition = Exposition(observer, fleet)
-        app = make_app(settings, sio, fleet, exposition, time.monotonic())
-        return cls(settings, capabilities, fleet, sio, gateway, exposition, app)
+        app = make_app(
+            settings, sio, fleet, exposition=exposition, keys=keys, started=time.monotonic()
+        )
+        return cls(settings, capabilities, fleet, sio, gateway, keys, exposition, app)
 
     @property
     def registry(self) -> CollectorRegistry:

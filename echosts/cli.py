@@ -16,6 +16,7 @@ from tornado.ioloop import PeriodicCallback
 
 from echosts import __version__, protocol
 from echosts.app import EchoService
+from echosts.auth import KeyFileError, KeyRing
 from echosts.config import Settings, SettingsError, load_settings
 from echosts.logs import configure_logging
 from echosts.systemd import Notifier
@@ -79,9 +80,19 @@ def load_models_in_background() -> threading.Thread:
     return thread
 
 
-async def serve(settings: Settings) -> int:
+def reload_keys(keys: KeyRing) -> None:
+    """SIGHUP: the key file read again; one that cannot be read leaves the keys in force."""
+    try:
+        count = keys.reload()
+    except KeyFileError as problem:
+        log.error("API keys not reloaded, the %d in force stay: %s", len(keys.keys), problem)
+        return
+    log.info("API keys reloaded from %s: %d in force", keys.path, count)
+
+
+async def serve(settings: Settings, keys: KeyRing) -> int:
     """Runs the service until a signal, drains it, and returns the exit status."""
-    service = EchoService.create(settings)
+    service = EchoService.create(settings, keys=keys)
     port = service.listen()
     tune_garbage_collector()
     load_models_in_background()
@@ -90,6 +101,7 @@ async def serve(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, shutdown, signum)
+    loop.add_signal_handler(signal.SIGHUP, reload_keys, keys)
     log.info(
         "echosts %s listening on http://%s:%d (auth %s, drain timeout %g s)",
         __version__,
@@ -122,8 +134,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as problem:
         print(f"echosts: error: {problem}", file=sys.stderr)
         return 2
+    try:
+        keys = KeyRing(settings.api_keys, settings.api_keys_file)
+    except KeyFileError as problem:
+        print(f"echosts: error: ECHO_API_KEYS_FILE: {problem}", file=sys.stderr)
+        return 2
     configure_logging(settings)
-    return run(serve(settings))
+    return run(serve(settings, keys))
 
 
 def run(main: Coroutine[Any, Any, int]) -> int:

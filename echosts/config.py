@@ -43,7 +43,9 @@ class Settings:
     processing_jitter_ms: int = 0
     """Default uniform jitter added to the delay, milliseconds."""
     api_keys: tuple[str, ...] = dataclasses.field(default=(), repr=False)
-    """Accepted API keys; empty turns authentication off. Never logged."""
+    """Accepted API keys; empty (and no key file) turns authentication off. Never logged."""
+    api_keys_file: str | None = None
+    """A file of API keys, one a line, read at start and again on SIGHUP."""
     auto_disconnect_s: float = 5.0
     """Seconds after stream:complete before the server disconnects the client."""
     queue_limit: int = 20
@@ -79,7 +81,7 @@ class Settings:
 
     @property
     def auth_enabled(self) -> bool:
-        return bool(self.api_keys)
+        return bool(self.api_keys) or self.api_keys_file is not None
 
 
 Parser = Callable[[str], object]
@@ -146,6 +148,12 @@ def _key_list(raw: str) -> tuple[str, ...]:
     return tuple(key.strip() for key in raw.split(",") if key.strip())
 
 
+def _path(raw: str) -> str:
+    if not raw.strip():
+        raise ValueError("is empty: give the path of the key file")
+    return raw.strip()
+
+
 @dataclass(frozen=True)
 class SettingSpec:
     field: str
@@ -175,6 +183,12 @@ SETTINGS: tuple[SettingSpec, ...] = (
     ),
     SettingSpec(
         "api_keys", "ECHO_API_KEYS", _key_list, "comma-separated API keys (unset: auth off)"
+    ),
+    SettingSpec(
+        "api_keys_file",
+        "ECHO_API_KEYS_FILE",
+        _path,
+        "file of API keys, one a line, # comments; re-read on SIGHUP (unset: none)",
     ),
     SettingSpec(
         "auto_disconnect_s",

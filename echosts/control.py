@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from tornado.ioloop import IOLoop
 
 from echosts import protocol as p
-from echosts.auth import bearer_token, token_matches
+from echosts.auth import KeyRing, bearer_token
 from echosts.config import Settings
 from echosts.errors import ErrorCode
 from echosts.fleet import Fleet
@@ -32,15 +32,16 @@ STREAM = r"(?P<stream_id>[^/]{1,256})"
 
 
 class ControlHandler(JsonHandler):
-    def initialize(self, fleet: Fleet, settings: Settings) -> None:
+    def initialize(self, fleet: Fleet, settings: Settings, keys: KeyRing) -> None:
         self.fleet = fleet
         self.plans = fleet.plans
         self.service_settings = settings
+        self.keys = keys
 
     def prepare(self) -> None:
-        if self.service_settings.auth_enabled:
+        if self.keys.enabled:
             token = bearer_token(self.request.headers.get("Authorization"))
-            if not token_matches(token, self.service_settings.api_keys):
+            if not self.keys.matches(token):
                 self.set_header("WWW-Authenticate", 'Bearer realm="echosts"')
                 self.reply(401, {"error": "Authorization: Bearer <api key> is required"})
 
@@ -158,9 +159,9 @@ class ResetHandler(ControlHandler):
 
 
 def control_routes(
-    fleet: Fleet, settings: Settings
+    fleet: Fleet, settings: Settings, keys: KeyRing
 ) -> list[tuple[str, type[ControlHandler], dict[str, Any]]]:
-    init = {"fleet": fleet, "settings": settings}
+    init = {"fleet": fleet, "settings": settings, "keys": keys}
     return [
         (rf"/admin/streams/{STREAM}/plan", PlanHandler, init),
         (rf"/admin/streams/{STREAM}/disconnect", DisconnectHandler, init),

@@ -17,6 +17,7 @@ from tornado.ioloop import IOLoop
 
 from echosts import outputs
 from echosts.admission import Admission, Handshake, Refused, auth_token
+from echosts.auth import KeyRing
 from echosts.config import Settings
 from echosts.connection import Connection
 from echosts.context import Capabilities
@@ -36,12 +37,15 @@ class Gateway:
         settings: Settings,
         capabilities: Capabilities,
         fleet: Fleet,
+        keys: KeyRing,
     ) -> None:
         self.sio = sio
         self.settings = settings
         self.capabilities = capabilities
         self.fleet = fleet
-        self.admission = Admission(settings, fleet.plans, capabilities.observer, fleet.refusals)
+        self.admission = Admission(
+            settings, fleet.plans, capabilities.observer, fleet.refusals, keys
+        )
         self._draining = lambda: fleet.draining
         """One callable for every connection's core, not a closure per connection."""
         self._by_sid: dict[tuple[str, str], Link] = {}

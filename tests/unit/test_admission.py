@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from echosts.admission import Admission, Handshake, PendingRefusals, auth_token
+from echosts.auth import KeyRing
 from echosts.config import Settings
 from echosts.errors import ErrorCode
 from echosts.models import FaultPlan, RefuseAll, validate
@@ -54,7 +55,8 @@ def admission(
     plans = PlanBook(max_plans=10, idle_expiry_s=3600.0)
     observer = Recorder()
     settings = Settings(api_keys=api_keys, max_connections=max_connections)
-    return Admission(settings, plans, observer, PendingRefusals()), plans, observer
+    keys = KeyRing(settings.api_keys)
+    return Admission(settings, plans, observer, PendingRefusals(), keys), plans, observer
 
 
 def plan_refusals(plans: PlanBook, count: int, code: str = "RATE_LIMIT") -> None:
