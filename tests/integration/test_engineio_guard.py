@@ -17,26 +17,12 @@ import socketio
 import tornado.web
 from tornado.httpserver import HTTPServer
 from tornado.testing import bind_unused_port
-from tornado.websocket import WebSocketClientConnection, websocket_connect
 
 from echosts.transport import undecodable
+from tests.integration.raw import joined
 from tests.workers import fragment
 
 HOSTILE_FRAMES = ["", "x", "bA", "\u00e9", " 4"]
-
-
-async def joined(port: int) -> WebSocketClientConnection:
-    """A raw WebSocket client that opened an Engine.IO session and joined namespace ``/``."""
-    url = f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket"
-    connection = await websocket_connect(url)
-    opening = await connection.read_message()
-    assert isinstance(opening, str)
-    assert opening.startswith("0"), opening
-    await connection.write_message("40")
-    joined_answer = await connection.read_message()
-    assert isinstance(joined_answer, str)
-    assert joined_answer.startswith("40"), joined_answer
-    return connection
 
 
 async def until(condition, timeout: float) -> bool:
