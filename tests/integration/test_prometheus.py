@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shutil
 import subprocess
 import urllib.parse
@@ -19,6 +20,10 @@ from tests.workers import fragment
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "conf" / "prometheus.yml"
+ALERTS = ROOT / "conf" / "alerts.yml"
+ALERT_TESTS = ROOT / "conf" / "alerts.test.yml"
+DASHBOARD = ROOT / "conf" / "grafana-dashboard.json"
+GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$job": "echosts"}
 
 
 def binary(name: str) -> str:
@@ -33,6 +38,42 @@ def test_example_scrape_config_is_valid() -> None:
         [binary("promtool"), "check", "config", str(EXAMPLE)], capture_output=True, check=False
     )
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
+
+
+def test_alerting_rules_are_valid() -> None:
+    result = subprocess.run(
+        [binary("promtool"), "check", "rules", str(ALERTS)], capture_output=True, check=False
+    )
+    assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
+
+
+def test_alerting_rules_fire_when_and_only_when_their_tests_say() -> None:
+    result = subprocess.run(
+        [binary("promtool"), "test", "rules", ALERT_TESTS.name],
+        capture_output=True,
+        cwd=ALERT_TESTS.parent,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
+
+
+def test_every_alert_has_a_unit_test() -> None:
+    alerts = set(re.findall(r"^\s+- alert: (\w+)$", ALERTS.read_text(), re.MULTILINE))
+    tested = set(re.findall(r"alertname: (\w+)$", ALERT_TESTS.read_text(), re.MULTILINE))
+    assert alerts
+    assert alerts == tested
+
+
+def dashboard_queries() -> list[tuple[str, str]]:
+    """Every query of the Grafana dashboard, with its panel, Grafana's variables filled in."""
+    queries = []
+    for panel in json.loads(DASHBOARD.read_text())["panels"]:
+        for target in panel["targets"]:
+            expr = target["expr"]
+            for variable, value in GRAFANA_VARIABLES.items():
+                expr = expr.replace(variable, value)
+            queries.append((panel["title"], expr))
+    return queries
 
 
 async def query(api: str, promql: str) -> list[dict]:
@@ -109,6 +150,8 @@ async def test_prometheus_scrapes_every_series_with_its_value(
         names = {r["metric"]["__name__"] for r in labels}
         assert "echosts_streams_active" in names
         assert "echosts_fragment_queue_wait_seconds_bucket" in names
+        for title, promql in dashboard_queries():
+            assert await eventually(api, promql), title
     finally:
         process.terminate()
         try:
