@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format clean bench
+.PHONY: run test lint format clean bench soak
 
 $(BIN)/echosts: setup.cfg pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "echosts needs Python 3.11 or newer (set PYTHON=...)")'
@@ -30,6 +30,11 @@ $(BIN)/py-spy: $(BIN)/echosts
 # The floor against echosts in interleaved rounds; see bench/run.py for the options.
 bench: $(BIN)/py-spy
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# Thousands of short sessions with random endings, resources sampled; see bench/soak.py.
+DURATION ?= 600
+soak: $(BIN)/py-spy
+	$(BIN)/python -m bench.soak --duration $(DURATION) $(SOAK_ARGS)
 
 format: $(BIN)/echosts
 	$(BIN)/ruff check --fix .

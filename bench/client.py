@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import socket
+import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -104,6 +106,17 @@ class Worker:
 
     async def end(self) -> None:
         await self.request("stream:end", {"stream_id": self.stream_id}, "stream:complete")
+
+    async def abort(self, reset: bool = False) -> None:
+        """Ends the TCP connection with no WebSocket close frame: a FIN, or with ``reset`` an
+        RST, as a worker that crashes or loses its network does."""
+        transport = self._ws._response.connection.transport if self._ws is not None else None
+        if transport is not None:
+            raw = transport.get_extra_info("socket")
+            if reset and raw is not None:
+                raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            transport.abort()
+        await self.close()
 
     async def close(self) -> None:
         if self._ws is not None:
