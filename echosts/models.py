@@ -255,13 +255,20 @@ TransportMode = Literal["server_disconnect", "close", "reset", "hang"]
 HangMs = Annotated[int, Field(ge=MIN_HANG_MS, le=MAX_HANG_MS)]
 
 
-class SimulateDisconnect(Inbound):
+class TransportFault(Inbound):
+    """How a requested disconnect ends the connection (section 11.6)."""
+
+    model_config = RARELY_USED
+
+    mode: TransportMode = "server_disconnect"
+    hang_ms: HangMs = DEFAULT_HANG_MS
+
+
+class SimulateDisconnect(TransportFault):
     model_config = RARELY_USED
 
     delay_ms: int = Field(ge=0, le=MAX_SCHEDULED_DISCONNECT_MS)
     reason: str | None = Field(default=None, max_length=1024)
-    mode: TransportMode = "server_disconnect"
-    hang_ms: HangMs = DEFAULT_HANG_MS
 
 
 def describe(problem: ValidationError) -> tuple[str, str]:
@@ -330,14 +337,12 @@ class FaultPlan(Inbound):
         return frozenset(self.drop_processed or ())
 
 
-class DisconnectRequest(Inbound):
+class DisconnectRequest(TransportFault):
     """The body of ``POST /admin/streams/{stream_id}/disconnect``."""
 
     model_config = STRICT_RARELY_USED
 
     delay_ms: int = Field(default=0, ge=0, le=MAX_SCHEDULED_DISCONNECT_MS)
-    mode: TransportMode = "server_disconnect"
-    hang_ms: HangMs = DEFAULT_HANG_MS
 
 
 class RefuseAll(Inbound):

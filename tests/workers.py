@@ -6,6 +6,7 @@ import asyncio
 import base64
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 import socketio
@@ -130,3 +131,13 @@ class Worker:
 
     async def close(self) -> None:
         await self.sio.shutdown()
+
+
+async def until(condition: Callable[[], bool], timeout: float) -> bool:
+    """Whether ``condition`` came true within ``timeout`` seconds, checked every 10 ms."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.01)
+    return True

@@ -10,7 +10,6 @@ python-socketio server to tell when an upgrade makes that guard needless.
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 import socketio
@@ -20,18 +19,9 @@ from tornado.testing import bind_unused_port
 
 from echosts.transport import undecodable
 from tests.integration.raw import joined
-from tests.workers import fragment
+from tests.workers import fragment, until
 
 HOSTILE_FRAMES = ["", "x", "bA", "\u00e9", " 4"]
-
-
-async def until(condition, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.01)
-    return True
 
 
 @pytest.mark.parametrize("frame", HOSTILE_FRAMES)

@@ -65,8 +65,7 @@ def hostile_events() -> list[tuple[str, list[Any]]]:
     cases.extend(("fragment:data", [body]) for body in payload_mutations(valid_fragment))
     audio = valid_fragment["audio"]
     cases.extend(
-        ("fragment:data", [{**valid_fragment, "audio": body}])
-        for body in payload_mutations(audio)
+        ("fragment:data", [{**valid_fragment, "audio": body}]) for body in payload_mutations(audio)
     )
     cases.extend(("stream:init", [body]) for body in payload_mutations(stream_init("h")))
     huge = "i" * MIB
@@ -102,7 +101,7 @@ RAW_FRAMES = [
     "3",
     "6",
     "bAAAA",
-    "42/nowhere,[\"stream:init\",{}]",
+    '42/nowhere,["stream:init",{}]',
     '42999999999999999999999["stream:init",{}]',
 ]
 RAW_BINARY = [b"", b"\x00\xff" * 1000, b"\x04binary"]

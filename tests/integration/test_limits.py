@@ -7,12 +7,11 @@ import json
 import logging
 import socket
 import struct
-import time
 from typing import Any
 
 import pytest
 
-from tests.workers import fragment, stream_init
+from tests.workers import fragment, stream_init, until
 
 MIB = 1024 * 1024
 
@@ -75,15 +74,6 @@ class StalledReader:
 
     def close(self) -> None:
         self.writer.transport.abort()
-
-
-async def until(condition, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.02)
-    return True
 
 
 def limit_count(server, limit: str) -> float:

@@ -132,3 +132,21 @@ def error(outputs: list[Output]) -> dict[str, Any]:
 
 def closes(outputs: list[Output]) -> list[Close]:
     return [o for o in outputs if isinstance(o, Close)]
+
+
+class Tally(Observer):
+    """Records the faults, rejections and limits the core reports, in order."""
+
+    def __init__(self) -> None:
+        self.faults: list[str] = []
+        self.rejected: list[tuple[str, str]] = []
+        self.limits: list[str] = []
+
+    def fault_injected(self, kind: str) -> None:
+        self.faults.append(kind)
+
+    def event_rejected(self, event: str, code: str) -> None:
+        self.rejected.append((event, code))
+
+    def limit_reached(self, limit: str) -> None:
+        self.limits.append(limit)

@@ -6,9 +6,10 @@ import pytest
 
 from echosts.errors import ERROR_TRAITS, ErrorCode
 from echosts.models import FaultPlan, validate
-from echosts.observe import FAULT_KINDS, Observer
+from echosts.observe import FAULT_KINDS
 from echosts.outputs import Close
-from tests.unit.driver import Driver, closes, error, names, of, only
+from tests.unit.driver import Driver, Tally, closes, error, names, of, only
+from tests.unit.test_errors import STS_TABLE
 
 
 def rule(trigger: str = "sequence_number", value: object = 1, code: str = "TIMEOUT", **extra):
@@ -181,19 +182,7 @@ def test_invalid_error_simulation_is_rejected_naming_the_field(config: dict, fie
     assert field in ack.data["message"]
 
 
-STS_CODES = [
-    ("INVALID_VOICE_PROFILE", "error", False),
-    ("UNSUPPORTED_LANGUAGE", "error", False),
-    ("INVALID_AUDIO_FORMAT", "error", False),
-    ("ASR_FAILED", "error", False),
-    ("TRANSLATION_FAILED", "error", False),
-    ("TTS_SYNTHESIS_FAILED", "error", False),
-    ("DURATION_MISMATCH_EXCEEDED", "error", False),
-    ("TRANSLATION_API_UNAVAILABLE", "error", True),
-    ("RATE_LIMIT_EXCEEDED", "warning", True),
-    ("BACKPRESSURE_EXCEEDED", "warning", True),
-    ("SOME_OTHER_CODE", "error", False),
-]
+STS_CODES = [*STS_TABLE, ("SOME_OTHER_CODE", "error", False)]
 
 
 @pytest.mark.parametrize(("code", "severity", "retryable"), STS_CODES)
@@ -267,16 +256,8 @@ def test_an_unknown_key_in_a_plans_rule_is_refused_naming_the_key() -> None:
     assert validate(FaultPlan, body)[0] == "error_simulation.rules[0].severty"
 
 
-class RejectionTally(Observer):
-    def __init__(self) -> None:
-        self.rejected: list[tuple[str, str]] = []
-
-    def event_rejected(self, event: str, code: str) -> None:
-        self.rejected.append((event, code))
-
-
 def test_a_refusal_with_an_invented_code_is_counted_under_other() -> None:
-    tally = RejectionTally()
+    tally = Tally()
     driver = Driver(observer=tally)
     driver.plans.put("s", plan(queue={"limit": 1, "error_code": "MY_OWN_CODE"}), driver.now)
     driver.init("s")
@@ -287,7 +268,7 @@ def test_a_refusal_with_an_invented_code_is_counted_under_other() -> None:
 
 
 def test_a_refusal_with_a_real_service_code_is_counted_under_that_code() -> None:
-    tally = RejectionTally()
+    tally = Tally()
     driver = Driver(observer=tally)
     driver.plans.put("s", plan(queue={"limit": 1, "error_code": "RATE_LIMIT_EXCEEDED"}), driver.now)
     driver.init("s")
@@ -615,16 +596,8 @@ def test_control_disconnect_is_scheduled_on_the_connection() -> None:
     assert driver.connection.schedule_disconnect(driver.now, 0, Close("again")) == []
 
 
-class FaultTally(Observer):
-    def __init__(self) -> None:
-        self.faults: list[str] = []
-
-    def fault_injected(self, kind: str) -> None:
-        self.faults.append(kind)
-
-
-def tallied() -> tuple[Driver, FaultTally]:
-    tally = FaultTally()
+def tallied() -> tuple[Driver, Tally]:
+    tally = Tally()
     return Driver(observer=tally), tally
 
 

@@ -7,8 +7,7 @@ from typing import Any
 import pytest
 
 from echosts.models import FaultPlan, validate
-from echosts.observe import Observer
-from tests.unit.driver import START, Driver, closes, error, names, of, only
+from tests.unit.driver import START, Driver, Tally, closes, error, names, of, only
 
 STREAM = "s"
 
@@ -27,14 +26,6 @@ def held(**init: Any) -> Driver:
     with_init(driver, **init)
     assert driver.send("stream:init", init_body()) == []
     return driver
-
-
-class FaultTally(Observer):
-    def __init__(self) -> None:
-        self.faults: list[str] = []
-
-    def fault_injected(self, kind: str) -> None:
-        self.faults.append(kind)
 
 
 # a delayed init
@@ -130,7 +121,7 @@ def test_a_second_init_does_not_replace_the_held_one() -> None:
 
 
 def test_a_delayed_init_counts_an_init_delay_fault() -> None:
-    tally = FaultTally()
+    tally = Tally()
     driver = Driver(observer=tally)
     with_init(driver, delay_ms=100)
     driver.send("stream:init", init_body())
@@ -190,7 +181,7 @@ def test_an_init_after_the_counted_errors_starts_a_session() -> None:
 
 
 def test_an_init_error_counts_an_init_error_fault() -> None:
-    tally = FaultTally()
+    tally = Tally()
     driver = Driver(observer=tally)
     with_init(driver, error_code="ASR_FAILED")
     driver.send("stream:init", init_body())

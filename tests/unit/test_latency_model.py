@@ -5,16 +5,7 @@ from __future__ import annotations
 import pytest
 
 from echosts.models import FaultPlan
-from echosts.observe import Observer
-from tests.unit.driver import START, Driver, of, only
-
-
-class FaultTally(Observer):
-    def __init__(self) -> None:
-        self.faults: list[str] = []
-
-    def fault_injected(self, kind: str) -> None:
-        self.faults.append(kind)
+from tests.unit.driver import START, Driver, Tally, of, only
 
 
 def processed(driver: Driver) -> list[dict]:
@@ -76,7 +67,7 @@ def test_without_enforce_timeout_a_slow_fragment_succeeds_at_its_own_due_time() 
 
 
 def test_a_late_success_is_counted_as_a_late_fault_and_a_success() -> None:
-    tally = FaultTally()
+    tally = Tally()
     driver = Driver(observer=tally)
     driver.init("s", timeout_ms=1000)
     driver.delay(1500, enforce_timeout=False)

@@ -5,17 +5,8 @@ from __future__ import annotations
 import pytest
 
 from echosts.connection import IDLE
-from echosts.observe import Observer
 from echosts.outputs import Close
-from tests.unit.driver import START, Driver, closes, error, only
-
-
-class Limits(Observer):
-    def __init__(self) -> None:
-        self.reached: list[str] = []
-
-    def limit_reached(self, limit: str) -> None:
-        self.reached.append(limit)
+from tests.unit.driver import START, Driver, Tally, closes, error, only
 
 
 def test_a_connection_without_a_session_is_due_at_the_idle_timeout() -> None:
@@ -24,7 +15,7 @@ def test_a_connection_without_a_session_is_due_at_the_idle_timeout() -> None:
 
 
 def test_an_idle_connection_is_told_timeout_then_dropped() -> None:
-    limits = Limits()
+    limits = Tally()
     driver = Driver(connected=True, idle_timeout_s=60, observer=limits)
     assert driver.advance(59.9) == []
     out = driver.advance(0.1)
@@ -32,7 +23,7 @@ def test_an_idle_connection_is_told_timeout_then_dropped() -> None:
     assert report["code"] == "TIMEOUT"
     assert "60 s" in report["message"]
     assert closes(out) == [Close(IDLE)]
-    assert limits.reached == ["idle"]
+    assert limits.limits == ["idle"]
 
 
 def test_a_started_session_cancels_the_idle_limit() -> None:

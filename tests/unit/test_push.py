@@ -6,22 +6,13 @@ import pytest
 
 from echosts import protocol as p
 from echosts.models import FaultPlan
-from echosts.observe import Observer
 from echosts.outputs import Close, Emit
-from tests.unit.driver import Driver, names, of
+from tests.unit.driver import Driver, Tally, names, of
 
 PAUSE = Emit(
     "backpressure",
     {"stream_id": "s", "severity": "high", "action": "pause", "current_inflight": 99},
 )
-
-
-class FaultTally(Observer):
-    def __init__(self) -> None:
-        self.faults: list[str] = []
-
-    def fault_injected(self, kind: str) -> None:
-        self.faults.append(kind)
 
 
 def test_push_with_a_session_returns_the_emit_unchanged() -> None:
@@ -131,7 +122,7 @@ def test_the_session_carries_on_after_a_push() -> None:
 
 
 def test_a_push_counts_a_push_fault() -> None:
-    tally = FaultTally()
+    tally = Tally()
     driver = Driver(observer=tally)
     driver.init("s")
     driver.connection.push(PAUSE)
@@ -139,7 +130,7 @@ def test_a_push_counts_a_push_fault() -> None:
 
 
 def test_a_push_that_sends_nothing_counts_nothing() -> None:
-    tally = FaultTally()
+    tally = Tally()
     Driver(observer=tally).connection.push(PAUSE)
     assert tally.faults == []
 

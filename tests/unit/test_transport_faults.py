@@ -7,19 +7,10 @@ from typing import Any
 import pytest
 
 from echosts import protocol as p
-from echosts.observe import Observer
 from echosts.outputs import Close
-from tests.unit.driver import Driver, closes, error, of
+from tests.unit.driver import Driver, Tally, closes, error, of
 
 MODES = ["server_disconnect", "close", "reset", "hang"]
-
-
-class FaultTally(Observer):
-    def __init__(self) -> None:
-        self.faults: list[str] = []
-
-    def fault_injected(self, kind: str) -> None:
-        self.faults.append(kind)
 
 
 def disconnect(driver: Driver, **body: Any) -> list:
@@ -117,7 +108,7 @@ def test_a_disconnect_request_defaults_to_server_disconnect_now() -> None:
     [("server_disconnect", "disconnect"), ("close", "close"), ("reset", "reset"), ("hang", "hang")],
 )
 def test_a_simulated_disconnect_counts_a_fault_of_its_mode(mode: str, kind: str) -> None:
-    tally = FaultTally()
+    tally = Tally()
     driver = Driver(observer=tally)
     disconnect(driver, mode=mode)
     assert tally.faults == [kind]
@@ -128,7 +119,7 @@ def test_a_simulated_disconnect_counts_a_fault_of_its_mode(mode: str, kind: str)
     [("server_disconnect", "disconnect"), ("close", "close"), ("reset", "reset"), ("hang", "hang")],
 )
 def test_a_control_disconnect_counts_a_fault_of_its_mode(mode: str, kind: str) -> None:
-    tally = FaultTally()
+    tally = Tally()
     driver = Driver(observer=tally)
     driver.init("s")
     driver.connection.schedule_disconnect(driver.now, 100, Close("asked", mode, 200))
