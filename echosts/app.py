@@ -22,6 +22,7 @@ from echosts.control import control_routes
 from echosts.counting import CountingObserver
 from echosts.fleet import Fleet
 from echosts.gateway import Gateway
+from echosts.logs import tame_engineio_errors
 from echosts.plans import PlanBook
 from echosts.web import (
     Exposition,
@@ -44,6 +45,7 @@ SWEEP_MS = 1000
 
 
 def make_socketio_server(settings: Settings) -> socketio.AsyncServer:
+    tame_engineio_errors()
     return socketio.AsyncServer(
         async_mode="tornado",
         ping_interval=settings.ping_interval,

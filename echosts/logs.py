@@ -111,3 +111,27 @@ def configure_logging(settings: Settings) -> None:
     root.setLevel(settings.log_level)
     # Tornado logs each request itself; echosts.access replaces it.
     logging.getLogger("tornado.access").setLevel(logging.WARNING)
+
+
+class OneLineHandlerErrors(logging.Filter):
+    """python-engineio logs a traceback at ERROR for each message its handler could not take,
+    such as a binary frame no Socket.IO packet announced: a hostile client could fill the
+    journal with them. Each becomes one WARNING line, as a refused event is one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.msg == "message async handler error":
+            problem = record.exc_info[1]
+            record.msg = "a client message could not be handled: %s: %s"
+            record.args = (type(problem).__name__, problem)
+            record.exc_info = None
+            record.exc_text = None
+            record.levelno = logging.WARNING
+            record.levelname = "WARNING"
+        return True
+
+
+def tame_engineio_errors() -> None:
+    """Installs ``OneLineHandlerErrors`` once on python-engineio's server logger."""
+    logger = logging.getLogger("engineio.server")
+    if not any(isinstance(known, OneLineHandlerErrors) for known in logger.filters):
+        logger.addFilter(OneLineHandlerErrors())

@@ -10,6 +10,7 @@ python-socketio server to tell when an upgrade makes that guard needless.
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 import socketio
@@ -95,3 +96,15 @@ async def test_engineio_still_leaks_the_connection_an_empty_frame_ends(io_loop) 
     finally:
         http.stop()
         await sio.shutdown()
+
+
+async def test_a_binary_frame_no_packet_announced_logs_one_warning_line(server, caplog) -> None:
+    connection = await joined(server.port)
+    caplog.set_level(logging.WARNING, logger="engineio.server")
+    await connection.write_message(b"\x04garbage", binary=True)
+    assert await until(lambda: bool(caplog.records), 2.0)
+    (record,) = caplog.records
+    assert record.levelno == logging.WARNING
+    assert record.exc_info is None
+    assert "could not be handled: ValueError" in record.getMessage()
+    connection.close()
