@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 from echosts.stats import SessionStatistics, nearest_rank
@@ -10,7 +12,21 @@ from echosts.stats import SessionStatistics, nearest_rank
     [([], 0), ([5], 5), (list(range(1, 21)), 19), (list(range(1, 101)), 95), ([3, 1, 2], 3)],
 )
 def test_p95_is_nearest_rank(values: list[int], expected: int) -> None:
-    assert nearest_rank(values, 95) == expected
+    assert nearest_rank(dict(Counter(values)), 95) == expected
+
+
+def test_repeated_times_count_once_each_in_the_rank() -> None:
+    assert nearest_rank({10: 94, 500: 6}, 95) == 500
+    assert nearest_rank({10: 95, 500: 5}, 95) == 10
+
+
+def test_a_long_stream_keeps_one_entry_per_distinct_time() -> None:
+    stats = SessionStatistics()
+    for number in range(100_000):
+        stats.record_emitted("success", number % 50, 100)
+    assert len(stats.processing_time_counts) == 50
+    assert stats.summary()["p95_processing_time_ms"] == 47
+    assert stats.summary()["avg_processing_time_ms"] == pytest.approx(24.5)
 
 
 def test_summary_counts_each_status_and_averages_emitted_times() -> None:
