@@ -70,7 +70,9 @@ def make_app(
     keys: KeyRing,
     started: float,
 ) -> tornado.web.Application:
-    websocket = socketio_handler(sio, compression=settings.compression)
+    websocket = socketio_handler(
+        sio, compression=settings.compression, observer=exposition.observer
+    )
     routes: list[tuple[Any, ...]] = [(path, websocket) for path in SOCKETIO_PATHS]
     routes.append((r"/health", HealthHandler, {"fleet": fleet, "started": started}))
     routes.append((r"/metrics", MetricsHandler, {"exposition": exposition}))

@@ -7,7 +7,7 @@ protocol defines, error codes, statuses): never a stream_id, never a client's ow
 
 from __future__ import annotations
 
-LIMITS = ("idle", "output_buffer")
+LIMITS = ("idle", "output_buffer", "message_size")
 """Section 14's limits that end a connection."""
 REFUSAL_REASONS = ("auth_failed", "refuse_all", "draining", "connection_limit", "fault_plan")
 FINISH_STATUSES = ("success", "partial", "failed", "dropped")

@@ -42,6 +42,25 @@ _upgraded: dict[str, FaultableWebSocket] = {}
 """WebSocket handlers of connections that began on polling, by Engine.IO sid."""
 
 
+MESSAGE_TOO_BIG = 1009
+"""The close code Tornado sends when a message is over ``websocket_max_message_size``."""
+
+
+def _count_messages_too_big(handler: FaultableWebSocket) -> None:
+    """Tornado closes a connection whose message is too big from inside its protocol object
+    and tells the handler only that the connection closed: wrapping that object's ``close``
+    is the one way to know it, and to count it."""
+    protocol = handler.ws_connection  # type: ignore[attr-defined]
+    close = protocol.close
+
+    def close_and_tell(code: int | None = None, reason: str | None = None) -> None:
+        if code == MESSAGE_TOO_BIG:
+            handler.message_too_big()
+        close(code, reason)
+
+    protocol.close = close_and_tell
+
+
 def undecodable(message: str | bytes) -> bool:
     """Whether python-engineio's ``Packet.decode`` would raise on this WebSocket frame.
 
@@ -73,11 +92,15 @@ class FaultableWebSocket:
     _upgraded_sid: str | None = None
     _hang_timer: object | None = None
 
+    def message_too_big(self) -> None:
+        """Called when Tornado refuses a message over ``websocket_max_message_size``."""
+
     async def open(self, *args: Any, **kwargs: Any) -> None:
-        # An upgrade from polling names its Engine.IO sid; a WebSocket-only connection's
-        # handler is found through the environ python-socketio keeps for it.
-        # The first WebSocket to name a sid keeps the entry: another request naming the same
-        # sid (python-engineio refuses it) must not displace the real one.
+        _count_messages_too_big(self)
+        # An upgrade from polling names its Engine.IO sid (a WebSocket-only connection's
+        # handler is found through the environ python-socketio keeps for it). The first
+        # WebSocket to name a sid keeps the entry: another request naming the same sid
+        # (python-engineio refuses it) must not displace the real one.
         sid = self.get_query_argument("sid", None)  # type: ignore[attr-defined]
         if sid and _upgraded.setdefault(sid, self) is self:
             self._upgraded_sid = sid

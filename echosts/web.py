@@ -15,6 +15,7 @@ import tornado.web
 from echosts import __version__
 from echosts.counting import CountingObserver
 from echosts.fleet import Fleet
+from echosts.observe import Observer
 from echosts.transport import FaultableWebSocket
 
 if TYPE_CHECKING:
@@ -27,7 +28,9 @@ access_log = logging.getLogger("echosts.access")
 QUIET_PATHS = ("/health", "/metrics")
 
 
-def socketio_handler(sio: socketio.AsyncServer, *, compression: bool) -> type[Any]:
+def socketio_handler(
+    sio: socketio.AsyncServer, *, compression: bool, observer: Observer
+) -> type[Any]:
     """python-socketio's Tornado handler with Nagle off and compression only when enabled.
 
     engine.io's handler accepts permessage-deflate from every client and leaves Nagle's
@@ -39,6 +42,13 @@ def socketio_handler(sio: socketio.AsyncServer, *, compression: bool) -> type[An
         async def open(self, *args: Any, **kwargs: Any) -> None:
             self.set_nodelay(True)
             await super().open(*args, **kwargs)
+
+        def message_too_big(self) -> None:
+            access_log.warning(
+                "closing a WebSocket from %s: a message over WS_MAX_BUFFER_SIZE",
+                self.request.remote_ip,
+            )
+            observer.limit_reached("message_size")
 
         def get_compression_options(self) -> dict[str, Any] | None:
             return {} if compression else None

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.integration.raw import joined
 from tests.workers import fragment, stream_init, until
 
 MIB = 1024 * 1024
@@ -149,3 +150,22 @@ async def test_an_idle_timeout_of_zero_keeps_every_connection(
     await asyncio.sleep(0.5)
     assert not idle.disconnected.is_set()
     assert server.service.fleet.connection_count == 1
+
+
+async def test_a_message_over_the_buffer_size_closes_its_connection_and_is_counted(
+    start_server, settings, make_worker
+) -> None:
+    """Tornado refuses it unread (close 1009); the adapter in echosts.transport counts it.
+
+    Fails loudly if a Tornado upgrade stops closing through its protocol object's close()."""
+    server = start_server(settings, max_buffer_size=2 * MIB)
+    healthy = await make_worker(url=server.url).connect()
+    await healthy.start("healthy")
+    big = await joined(server.port)
+    await big.write_message("42" + json.dumps(["fragment:data", "x" * (3 * MIB)]))
+    assert await big.read_message() is None
+    assert big.close_code == 1009
+    assert await until(lambda: limit_count(server, "message_size") == 1, 2.0)
+    assert await until(lambda: server.service.fleet.connection_count == 1, 2.0)
+    await healthy.emit("fragment:data", fragment("healthy", 0))
+    assert (await healthy.next("fragment:processed"))["status"] == "success"
