@@ -22,8 +22,10 @@ from echosts.control import control_routes
 from echosts.counting import CountingObserver
 from echosts.fleet import Fleet
 from echosts.gateway import Gateway
+from echosts.journal import JournalBook
 from echosts.logs import tame_engineio_errors
 from echosts.plans import PlanBook
+from echosts.sessions_api import session_routes
 from echosts.web import (
     Exposition,
     HealthHandler,
@@ -77,6 +79,7 @@ def make_app(
     routes.append((r"/health", HealthHandler, {"fleet": fleet, "started": started}))
     routes.append((r"/metrics", MetricsHandler, {"exposition": exposition}))
     routes.extend(control_routes(fleet, settings, keys))
+    routes.extend(session_routes({"fleet": fleet, "settings": settings, "keys": keys}))
     return tornado.web.Application(
         routes,
         websocket_max_message_size=settings.max_buffer_size,
@@ -117,7 +120,10 @@ class EchoService:
         keys = keys or KeyRing(settings.api_keys, settings.api_keys_file)
         observer = CountingObserver()
         capabilities = dataclasses.replace(capabilities or Capabilities(), observer=observer)
-        fleet = Fleet(PlanBook(settings.max_plans, settings.plan_idle_expiry_s))
+        fleet = Fleet(
+            PlanBook(settings.max_plans, settings.plan_idle_expiry_s),
+            JournalBook(settings.journal_events, settings.journal_sessions),
+        )
         sio = make_socketio_server(settings)
         gateway = Gateway(sio, settings, capabilities, fleet, keys)
         exposition = Exposition(observer, fleet)

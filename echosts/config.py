@@ -78,6 +78,10 @@ class Settings:
     """MiB that may wait to be written to one client before the server drops it."""
     fragment_id_window: int = 10_000
     """Accepted fragment_ids a session remembers for the duplicate check."""
+    journal_events: int = 10_000
+    """Journal entries a session keeps (section 12); the oldest go first."""
+    journal_sessions: int = 1000
+    """Ended sessions whose journals are kept; the oldest ended go first."""
 
     @property
     def auth_enabled(self) -> bool:
@@ -262,6 +266,18 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "ECHO_MAX_OUTPUT_BUFFER_MB",
         _integer(1, 4096),
         "MiB waiting for one client before it is dropped (1-4096)",
+    ),
+    SettingSpec(
+        "journal_events",
+        "ECHO_JOURNAL_EVENTS",
+        _integer(1, 1_000_000),
+        "journal entries a session keeps (1-1000000)",
+    ),
+    SettingSpec(
+        "journal_sessions",
+        "ECHO_JOURNAL_SESSIONS",
+        _integer(0, 100_000),
+        "ended sessions whose journals are kept (0-100000)",
     ),
     SettingSpec(
         "fragment_id_window",

@@ -22,6 +22,7 @@ from echosts.config import Settings
 from echosts.context import Capabilities
 from echosts.errors import ErrorCode, Rejection, metric_label
 from echosts.hangup import Hangup
+from echosts.journal import JournalBook, SessionJournal
 from echosts.outputs import Close, Emit, Output
 from echosts.plans import PlanBook
 from echosts.state import UNNAMED, Phase, State, Trigger, admit
@@ -62,6 +63,8 @@ class Connection:
         "draining",
         "header_stream_id",
         "header_worker_id",
+        "journal",
+        "journals",
         "plans",
         "session",
         "settings",
@@ -73,6 +76,7 @@ class Connection:
         capabilities: Capabilities,
         plans: PlanBook,
         *,
+        journals: JournalBook,
         draining: Callable[[], bool],
         header_stream_id: str | None = None,
         header_worker_id: str | None = None,
@@ -81,6 +85,9 @@ class Connection:
         self.settings = settings
         self.capabilities = capabilities
         self.plans = plans
+        self.journals = journals
+        self.journal: SessionJournal | None = None
+        """The journal of the connection's latest session (section 12)."""
         self.draining = draining
         self.header_stream_id = header_stream_id
         self.header_worker_id = header_worker_id
@@ -103,6 +110,7 @@ class Connection:
         if self.closing:
             return []
         payload = args[0] if args else p.NO_PAYLOAD
+        journal = self.journal
         handler = HANDLERS.get(event)
         self.capabilities.observer.event_received(event if handler is not None else "unknown")
         if handler is None:
@@ -113,14 +121,21 @@ class Connection:
             out = self._reject(unknown)
         else:
             out = handler(self, payload, now)
+        if journal is not None and (event != p.STREAM_INIT or self.journal is journal):
+            journal.received(event, payload, self._wall_ms())
         out.extend(self._settle(now))
-        return out
+        return self._journaled(out)
 
     def on_timer(self, now: float) -> list[Output]:
         """Handles every deadline that has passed by ``now``."""
         if self.closing:
             return []
-        return self._settle(now)
+        return self._journaled(self._settle(now))
+
+    def closed(self) -> None:
+        """The connection is gone: its session's journal ends (section 12)."""
+        if self.journal is not None:
+            self.journals.end(self.journal, self._wall_ms(), closed=True)
 
     def next_deadline(self) -> float | None:
         if self.closing:
@@ -147,14 +162,14 @@ class Connection:
             return []
         out = session.apply_plan(plan, now)
         out.extend(self._settle(now))
-        return out
+        return self._journaled(out)
 
     def schedule_disconnect(self, now: float, delay_ms: int, close: Close) -> list[Output]:
         """Drops the connection ``delay_ms`` from now, as ``close`` says, session or not."""
         if self.closing:
             return []
         self._schedule_disconnect(now + delay_ms / 1000, close)
-        return self._settle(now)
+        return self._journaled(self._settle(now))
 
     def push(self, emit: Emit) -> list[Output]:
         """An event a test pushes (section 11.8): sent as it is, the session left as it was."""
@@ -166,7 +181,7 @@ class Connection:
             extra={"stream_id": self.session.stream_id},
         )
         self.capabilities.observer.fault_injected("push")
-        return [emit]
+        return self._journaled([emit])
 
     # worker events
 
@@ -215,6 +230,17 @@ class Connection:
         session = StreamSession(init, worker_id, session_id, self.settings, self.capabilities)
         self.session = session
         self._idle_deadline = None
+        wall_ms = self._wall_ms()
+        if self.journal is not None:
+            self.journals.end(self.journal, wall_ms, closed=False)
+        self.journal = self.journals.start(
+            session_id,
+            stream_id=session.stream_id,
+            worker_id=worker_id,
+            t_ms=wall_ms,
+            session=session,
+        )
+        self.journal.received(p.STREAM_INIT, None, wall_ms)
         out: list[Output] = [
             outputs.stream_ready(session.stream_id, session_id, session.max_inflight)
         ]
@@ -242,6 +268,8 @@ class Connection:
         parsed = p.validate(p.WorkerAck, payload)
         if isinstance(parsed, tuple):
             return self._invalid(p.FRAGMENT_ACK, parsed)
+        if self.journal is not None:
+            self.journal.ack_received()
         if self.session is not None:
             self.session.record_ack(parsed)
         else:
@@ -299,6 +327,19 @@ class Connection:
         return [outputs.disconnect_scheduled(at_ms)]
 
     # helpers
+
+    def _wall_ms(self) -> float:
+        return round(self.capabilities.wall_time() * 1000, 3)
+
+    def _journaled(self, out: list[Output]) -> list[Output]:
+        """``out``, each event of it written to the session's journal first."""
+        journal = self.journal
+        if journal is not None and out:
+            wall_ms = self._wall_ms()
+            for output in out:
+                if isinstance(output, Emit):
+                    journal.sent(output.event, output.data, wall_ms)
+        return out
 
     def _settle(self, now: float) -> list[Output]:
         """Releases what is due, completes an ending stream, and closes when it is time."""

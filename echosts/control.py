@@ -154,8 +154,9 @@ class ResetHandler(ControlHandler):
     def post(self) -> None:
         removed = self.plans.reset()
         self.fleet.refusals.clear()
-        log.info("control state reset: plans_removed=%d", removed)
-        self.reply(200, {"plans_removed": removed})
+        forgotten = self.fleet.journals.reset()
+        log.info("control state reset: plans_removed=%d sessions_forgotten=%d", removed, forgotten)
+        self.reply(200, {"plans_removed": removed, "sessions_forgotten": forgotten})
 
 
 def control_routes(

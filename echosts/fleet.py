@@ -8,12 +8,14 @@ connections, and waiting until nothing is in flight.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
 
 from echosts.admission import PendingRefusals
 from echosts.connection import Connection
+from echosts.journal import JournalBook
 from echosts.link import Link
 from echosts.outputs import Close, Emit, Output
 from echosts.plans import PlanBook
@@ -25,20 +27,23 @@ if TYPE_CHECKING:
 
 
 class Fleet:
-    def __init__(self, plans: PlanBook) -> None:
+    def __init__(self, plans: PlanBook, journals: JournalBook) -> None:
         self.plans = plans
+        self.journals = journals
         self.refusals = PendingRefusals()
         self.draining = False
         """Set once on shutdown: new connections and streams are refused from then on."""
         self._links: dict[str, Link] = {}
         self._idle: asyncio.Event | None = None
+        self._changed: asyncio.Event | None = None
+        """Set by the next core call anywhere, for the journal's long polls."""
 
     def add(self, link: Link) -> None:
         self._links[link.eio_sid] = link
 
     def remove(self, link: Link) -> None:
         self._links.pop(link.eio_sid, None)
-        self.check_idle()
+        self.after_step()
 
     def get(self, eio_sid: str) -> Link | None:
         return self._links.get(eio_sid)
@@ -139,6 +144,21 @@ class Fleet:
         except TimeoutError:
             return False
         return True
+
+    def after_step(self) -> None:
+        """After every core call of any connection: wakes who waits for a change."""
+        self.check_idle()
+        changed = self._changed
+        if changed is not None:
+            self._changed = None
+            changed.set()
+
+    async def changed(self, timeout: float) -> None:
+        """Waits until some connection's core has run again, or ``timeout`` seconds."""
+        if self._changed is None:
+            self._changed = asyncio.Event()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), timeout)
 
     def check_idle(self) -> None:
         if self._idle is not None and not self._idle.is_set() and self.inflight_count == 0:

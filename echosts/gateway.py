@@ -102,7 +102,7 @@ class Gateway:
             )
         if link is None:
             link = Link(
-                self.sio, eio_sid, self._new_core(environ), namespace, self.fleet.check_idle
+                self.sio, eio_sid, self._new_core(environ), namespace, self.fleet.after_step
             )
             self.fleet.add(link)
             log.info(
@@ -133,6 +133,7 @@ class Gateway:
             self.settings,
             self.capabilities,
             self.fleet.plans,
+            journals=self.fleet.journals,
             draining=self._draining,
             header_stream_id=environ.get("HTTP_X_STREAM_ID"),
             header_worker_id=environ.get("HTTP_X_WORKER_ID"),
@@ -150,6 +151,7 @@ class Gateway:
         if link.namespaces:
             return
         link.release()
+        link.core.closed()
         self.fleet.remove(link)
         session = link.core.session
         log.info(

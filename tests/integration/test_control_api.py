@@ -105,7 +105,7 @@ async def test_reset_removes_every_plan(server) -> None:
     await call(server.url, "PUT", "/admin/streams/a/plan", {})
     await call(server.url, "PUT", "/admin/streams/b/plan", {})
     code, body, _ = await call(server.url, "POST", "/admin/reset")
-    assert (code, body) == (200, {"plans_removed": 2})
+    assert (code, body) == (200, {"plans_removed": 2, "sessions_forgotten": 0})
     assert (await call(server.url, "GET", "/admin/streams/a/plan"))[0] == 404
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from echosts.config import Settings
 from echosts.connection import Connection
 from echosts.context import Capabilities
+from echosts.journal import JournalBook
 from echosts.observe import Observer
 from echosts.outputs import Close, Emit, Output
 from echosts.plans import PlanBook
@@ -65,12 +66,14 @@ class Driver:
             plans = PlanBook(self.settings.max_plans, self.settings.plan_idle_expiry_s)
         self.plans = plans
         """Pass another Driver's to have two connections to one server."""
+        self.journals = JournalBook(self.settings.journal_events, self.settings.journal_sessions)
         self.draining = False
         headers = headers or {}
         self.connection = Connection(
             self.settings,
             self.capabilities,
             self.plans,
+            journals=self.journals,
             draining=lambda: self.draining,
             header_stream_id=headers.get("X-Stream-ID"),
             header_worker_id=headers.get("X-Worker-ID"),

@@ -56,6 +56,8 @@ pytestmark = [pytest.mark.timeout(0)] if PROFILE == "soak" else []
 """A soak run takes minutes: past setup.cfg's per-test timeout."""
 
 WINDOW = 8
+JOURNAL_EVENTS = 64
+"""The journal keeps this many entries here, so the memory test sees it full from the start."""
 """A small fragment_id window, so that eviction happens within a few dozen steps."""
 STREAMS = ("s", "t")
 OTHER_STREAM = "other"
@@ -998,7 +1000,7 @@ def test_fragment_id_window_remembers_exactly_the_last_n_accepted(
 
 def test_session_memory_does_not_grow_with_the_number_of_fragments() -> None:
     """Section 14: a stream that runs for days holds bounded memory, whatever it is sent."""
-    driver = Driver(fragment_id_window=WINDOW)
+    driver = Driver(fragment_id_window=WINDOW, journal_events=JOURNAL_EVENTS)
     driver.init("s")
     session = driver.connection.session
     assert session is not None

@@ -22,6 +22,7 @@ EDGE = {
     "gateway",
     "link",
     "metrics",
+    "sessions_api",
     "transport",
     "web",
     "wire",
