@@ -14,7 +14,7 @@ from typing import Any
 
 from tornado.ioloop import PeriodicCallback
 
-from echosts import __version__, protocol
+from echosts import __version__, check, protocol
 from echosts.app import EchoService
 from echosts.auth import KeyFileError, KeyRing
 from echosts.config import Settings, SettingsError, load_settings
@@ -129,8 +129,11 @@ async def serve(settings: Settings, keys: KeyRing) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["check"]:
+        return check.main(arguments[1:])
     try:
-        settings = load_settings(os.environ, sys.argv[1:] if argv is None else argv)
+        settings = load_settings(os.environ, arguments)
     except SettingsError as problem:
         print(f"echosts: error: {problem}", file=sys.stderr)
         return 2

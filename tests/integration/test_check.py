@@ -1,0 +1,54 @@
+"""``echosts check URL`` against a running echosts, one with keys, and a closed port."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+
+from echosts.testing import EchostsProcess
+
+
+def check(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "echosts", "check", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_check_passes_every_step_against_a_running_server() -> None:
+    server = EchostsProcess()
+    try:
+        result = check(server.url)
+    finally:
+        server.stop()
+    assert result.returncode == 0, result.stdout + result.stderr
+    steps = [line.split()[1] for line in result.stdout.splitlines() if line.startswith("ok")]
+    assert steps == ["health:", "connect:", "init:", "fragments:", "complete:", "journal:"]
+
+
+def test_check_with_the_servers_key_passes_and_without_it_names_the_connect_step() -> None:
+    server = EchostsProcess(env={"ECHO_API_KEYS": "check-key"})
+    try:
+        with_key = check(server.url, "--api-key", "check-key")
+        without = check(server.url)
+    finally:
+        server.stop()
+    assert with_key.returncode == 0, with_key.stdout + with_key.stderr
+    assert without.returncode == 1
+    assert "FAIL  connect: refused" in without.stderr
+    assert "AUTH_FAILED" in without.stderr
+
+
+def test_check_against_a_closed_port_fails_at_health() -> None:
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    result = check(f"http://127.0.0.1:{port}")
+    assert result.returncode == 1
+    assert "FAIL  health:" in result.stderr
+    assert "does not answer" in result.stderr
