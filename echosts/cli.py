@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import importlib
 import logging
 import os
 import signal
@@ -132,6 +133,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments[:1] == ["check"]:
         return check.main(arguments[1:])
+    if arguments[:1] == ["asyncapi"]:
+        contract = importlib.import_module("echosts.contract")
+        sys.stdout.write(contract.asyncapi_yaml())
+        return 0
     try:
         settings = load_settings(os.environ, arguments)
     except SettingsError as problem:
