@@ -276,3 +276,22 @@ async def test_reset_forgets_ended_sessions_only(server, make_worker) -> None:
     assert body["sessions_forgotten"] == 1
     _, listing, _ = await call(server.url, "GET", "/admin/sessions")
     assert [summary["stream_id"] for summary in listing["sessions"]] == ["s-2"]
+
+
+async def test_a_long_poll_for_a_state_answers_when_the_session_reaches_it(
+    server, make_worker
+) -> None:
+    worker = await make_worker().connect()
+    await worker.start("s-1")
+
+    async def end_later() -> None:
+        await asyncio.sleep(0.3)
+        await worker.emit("stream:end", {"stream_id": "s-1"})
+
+    began = time.monotonic()
+    ending = asyncio.ensure_future(end_later())
+    summary = await only_session(server, stream_id="s-1", state="completed", wait_ms="5000")
+    took = time.monotonic() - began
+    await ending
+    assert summary["state"] == "completed"
+    assert 0.25 <= took < 2
