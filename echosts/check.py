@@ -23,6 +23,8 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
 AUDIO = base64.b64encode(bytes(range(256)) * 4).decode()
+LONG_POLL_S = 5
+"""How long the journal step waits for the session to show as closed."""
 FAILING = 1
 """The sequence number the check asks echosts to fail."""
 
@@ -73,16 +75,24 @@ class Check:
     def passed(self, step: str, detail: str) -> None:
         self.lines.append(f"ok    {step}: {detail}")
 
-    async def http(self, path: str) -> tuple[int, Any]:
+    async def http(self, path: str, step: str) -> tuple[int, Any]:
+        """The status and JSON body of ``GET path``; a failure of ``step`` when it is not JSON."""
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        request_timeout = self.timeout + LONG_POLL_S
         try:
             response = await AsyncHTTPClient().fetch(
-                self.url + path, headers=headers, request_timeout=self.timeout
+                self.url + path, headers=headers, request_timeout=request_timeout
             )
+            code, body = response.code, response.body
         except HTTPClientError as problem:
+            code = problem.code
             body = problem.response.body if problem.response is not None else b"{}"
-            return problem.code, json.loads(body or b"{}")
-        return response.code, json.loads(response.body)
+        except (OSError, ValueError) as problem:
+            raise StepFailedError(step, f"{self.url} does not answer: {problem}") from None
+        try:
+            return code, json.loads(body or b"{}")
+        except ValueError:
+            raise StepFailedError(step, f"{path} answered {code}, not JSON") from None
 
     async def run(self) -> None:
         await self.health()
@@ -96,10 +106,7 @@ class Check:
         await self.journal(session_id)
 
     async def health(self) -> None:
-        try:
-            code, body = await self.http("/health")
-        except OSError as problem:
-            raise StepFailedError("health", f"{self.url} does not answer: {problem}") from None
+        code, body = await self.http("/health", "health")
         if code != 200 or body.get("status") != "healthy":
             raise StepFailedError("health", f"{code} {body}")
         self.passed("health", f"{body['status']}, version {body.get('version')}")
@@ -108,15 +115,21 @@ class Check:
         ws_url = self.url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
         try:
             connection = await asyncio.wait_for(websocket_connect(ws_url), self.timeout)
-        except (OSError, TimeoutError) as problem:
+        except (OSError, TimeoutError, HTTPClientError) as problem:
             raise StepFailedError("connect", str(problem) or type(problem).__name__) from None
         worker = Worker(connection, self.timeout)
-        opening = await worker.read()
+        try:
+            opening = await worker.read()
+        except (ConnectionError, TimeoutError) as problem:
+            raise StepFailedError("connect", str(problem) or "timed out") from None
         if not opening.startswith("0"):
             raise StepFailedError("connect", f"no Engine.IO open packet: {opening[:80]!r}")
         auth = json.dumps({"token": self.api_key}) if self.api_key else ""
         await connection.write_message("40" + auth)
-        answer = await worker.read()
+        try:
+            answer = await worker.read()
+        except (ConnectionError, TimeoutError) as problem:
+            raise StepFailedError("connect", str(problem) or "timed out") from None
         if not answer.startswith("40"):
             raise StepFailedError("connect", f"refused: {answer[2:200]}")
         self.passed("connect", "Socket.IO namespace / joined")
@@ -194,14 +207,14 @@ class Check:
         self.passed("complete", "3 fragments, 1 failed")
 
     async def journal(self, session_id: str) -> None:
-        query = f"stream_id={self.stream_id}&state=closed&wait_ms=5000"
-        code, body = await self.http(f"/admin/sessions?{query}")
+        query = f"stream_id={self.stream_id}&state=closed&wait_ms={LONG_POLL_S * 1000}"
+        code, body = await self.http(f"/admin/sessions?{query}", "journal")
         if code in (401, 404):
             self.lines.append(f"skip  journal: the control API answered {code}")
             return
         if code != 200 or not body.get("sessions"):
             raise StepFailedError("journal", f"the session never showed as closed: {code} {body}")
-        code, report = await self.http(f"/admin/sessions/{session_id}/verify")
+        code, report = await self.http(f"/admin/sessions/{session_id}/verify", "journal")
         if code != 200 or not report.get("ok"):
             raise StepFailedError("journal", f"verify: {code} {report}")
         counts = body["sessions"][0]["counts"]
@@ -218,6 +231,8 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per step")
     arguments = parser.parse_args(argv)
+    if not arguments.url.startswith(("http://", "https://")):
+        parser.error(f"the URL must start with http:// or https://, not {arguments.url!r}")
     check = Check(arguments.url, arguments.api_key, arguments.timeout)
     try:
         asyncio.run(check.run())

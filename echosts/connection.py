@@ -31,6 +31,9 @@ from echosts.stream import StreamSession
 log = logging.getLogger("echosts.session")
 
 IDLE = "idle: no stream:init since connecting (ECHO_IDLE_TIMEOUT_S)"
+MAX_EARLIER_JOURNALS = 16
+"""Completed sessions of one open connection whose journals wait for it to close; an older
+one ends at once, as completed, so a connection streaming for days holds bounded memory."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,7 @@ class Connection:
     """At most one session at a time, and the connection's own deadlines."""
 
     __slots__ = (
+        "_earlier_journals",
         "_hangup",
         "_idle_deadline",
         "_pending_init",
@@ -88,6 +92,9 @@ class Connection:
         self.journals = journals
         self.journal: SessionJournal | None = None
         """The journal of the connection's latest session (section 12)."""
+        self._earlier_journals: list[SessionJournal] = []
+        """Journals of sessions this connection started before its latest: they end, as
+        closed, when the connection does (the oldest ends at once past a bound)."""
         self.draining = draining
         self.header_stream_id = header_stream_id
         self.header_worker_id = header_worker_id
@@ -107,10 +114,12 @@ class Connection:
 
     def receive(self, event: str, args: tuple[Any, ...], now: float) -> list[Output]:
         """Handles one event the worker sent; its payload is the first argument."""
-        if self.closing:
-            return []
         payload = args[0] if args else p.NO_PAYLOAD
         journal = self.journal
+        if self.closing:
+            if journal is not None:
+                journal.received(event, payload, self._wall_ms())
+            return []
         handler = HANDLERS.get(event)
         self.capabilities.observer.event_received(event if handler is not None else "unknown")
         if handler is None:
@@ -133,9 +142,13 @@ class Connection:
         return self._journaled(self._settle(now))
 
     def closed(self) -> None:
-        """The connection is gone: its session's journal ends (section 12)."""
+        """The connection is gone: its sessions' journals end (section 12)."""
+        wall_ms = self._wall_ms()
+        for journal in self._earlier_journals:
+            self.journals.end(journal, wall_ms, closed=True)
+        self._earlier_journals = []
         if self.journal is not None:
-            self.journals.end(self.journal, self._wall_ms(), closed=True)
+            self.journals.end(self.journal, wall_ms, closed=True)
 
     def next_deadline(self) -> float | None:
         if self.closing:
@@ -232,7 +245,7 @@ class Connection:
         self._idle_deadline = None
         wall_ms = self._wall_ms()
         if self.journal is not None:
-            self.journals.end(self.journal, wall_ms, closed=False)
+            self._keep_earlier(self.journal, wall_ms)
         self.journal = self.journals.start(
             session_id,
             stream_id=session.stream_id,
@@ -327,6 +340,12 @@ class Connection:
         return [outputs.disconnect_scheduled(at_ms)]
 
     # helpers
+
+    def _keep_earlier(self, journal: SessionJournal, wall_ms: float) -> None:
+        earlier = self._earlier_journals
+        earlier.append(journal)
+        if len(earlier) > MAX_EARLIER_JOURNALS:
+            self.journals.end(earlier.pop(0), wall_ms, closed=False)
 
     def _wall_ms(self) -> float:
         return round(self.capabilities.wall_time() * 1000, 3)

@@ -194,8 +194,29 @@ def _summary(model: type[BaseModel], event: str) -> str:
     return doc.splitlines()[0] if doc else event
 
 
+def _without_null(schema: Any) -> Any:
+    """The schema with ``null`` taken out of every ``anyOf``: an optional field is left out,
+    never null, both ways (echosts refuses a null from a worker and never sends one)."""
+    if isinstance(schema, list):
+        return [_without_null(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    cleaned = {key: _without_null(value) for key, value in schema.items()}
+    choices = cleaned.get("anyOf")
+    if isinstance(choices, list):
+        kept = [choice for choice in choices if choice != {"type": "null"}]
+        cleaned.pop("anyOf")
+        if len(kept) == 1:
+            cleaned.update(kept[0])
+        else:
+            cleaned["anyOf"] = kept
+        if cleaned.get("default", "") is None:
+            del cleaned["default"]
+    return cleaned
+
+
 def _schema(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str, str]:
-    schema = model.model_json_schema(ref_template=REF, mode="validation")
+    schema = _without_null(model.model_json_schema(ref_template=REF, mode="validation"))
     schemas.update(schema.pop("$defs", {}))
     schemas[model.__name__] = schema
     return {"$ref": REF.format(model=model.__name__)}

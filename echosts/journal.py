@@ -10,7 +10,7 @@ ones.
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from itertools import islice
 from typing import Any
 
@@ -45,8 +45,18 @@ Fields = tuple[Any, Any, Any, Any, Any, Any]
 NO_FIELDS: Fields = (None, None, None, None, None, None)
 
 
+MAX_TEXT = 64
+"""Longest status, code or event name an entry keeps; a fragment_id keeps what
+``protocol.readable_id`` allows. A worker's oversized strings are not the journal's to hold."""
+VALID_ACK = "valid"
+
+
 def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
+    return value if isinstance(value, str) and len(value) <= MAX_TEXT else None
+
+
+def _name(event: str) -> str:
+    return event if len(event) <= MAX_TEXT else event[: MAX_TEXT - 3] + "..."
 
 
 def _audio_chars(audio: Any) -> int | None:
@@ -61,6 +71,7 @@ class SessionJournal:
     """One session's events in and out, its counts, and where it stands."""
 
     __slots__ = (
+        "_ack_valid",
         "_entries",
         "_state",
         "counts",
@@ -100,6 +111,8 @@ class SessionJournal:
         self.next_seq = 0
         self.dropped_entries = 0
         self.counts = dict.fromkeys(COUNTS, 0)
+        self._ack_valid = False
+        """Whether the worker ack being handled was well-formed (its entry follows)."""
 
     @property
     def state(self) -> str:
@@ -118,6 +131,7 @@ class SessionJournal:
 
     def received(self, event: str, payload: Any, t_ms: float) -> None:
         """An event the worker sent, from its stream:init on."""
+        event = _name(event)
         if not isinstance(payload, dict):
             if event == p.FRAGMENT_DATA:
                 self.counts["fragments_received"] += 1
@@ -126,20 +140,23 @@ class SessionJournal:
         if event == p.FRAGMENT_DATA:
             self.counts["fragments_received"] += 1
             number = payload.get("sequence_number")
-            fragment_id = _text(payload.get("fragment_id"))
+            fragment_id = p.readable_id(payload.get("fragment_id"))
             size = _audio_chars(payload.get("audio"))
             fields = (fragment_id, p.readable_sequence(number), None, None, size, None)
             self._add(t_ms, IN, event, fields)
         elif event == p.FRAGMENT_ACK:
-            fragment_id = _text(payload.get("fragment_id"))
+            fragment_id = p.readable_id(payload.get("fragment_id"))
             status = _text(payload.get("status"))
-            self._add(t_ms, IN, event, (fragment_id, None, status, None, None, None))
+            valid = VALID_ACK if self._ack_valid else None
+            self._ack_valid = False
+            self._add(t_ms, IN, event, (fragment_id, None, status, None, None, valid))
         else:
             self._add(t_ms, IN, event)
 
     def ack_received(self) -> None:
-        """A well-formed worker fragment:ack."""
+        """A well-formed worker fragment:ack; its entry, written next, says so."""
         self.counts["acks_received"] += 1
+        self._ack_valid = True
 
     def sent(self, event: str, data: dict[str, Any], t_ms: float) -> None:
         """An event sent for this session; a test may push any object as its data (11.8)."""
@@ -151,17 +168,18 @@ class SessionJournal:
                 counts[counted] += 1
             error = data.get("error")
             fields = (
-                data.get("fragment_id"),
-                data.get("sequence_number"),
-                status,
-                error.get("code") if isinstance(error, dict) else None,
+                p.readable_id(data.get("fragment_id")),
+                p.readable_sequence(data.get("sequence_number")),
+                _text(status),
+                _text(error.get("code")) if isinstance(error, dict) else None,
                 _audio_chars(data.get("dubbed_audio")),
                 None,
             )
             self._add(t_ms, OUT, event, fields)
         elif event == p.FRAGMENT_ACK:
             counts["fragments_accepted"] += 1
-            fields = (data.get("fragment_id"), None, data.get("status"), None, None, None)
+            fields = (p.readable_id(data.get("fragment_id")), None, _text(data.get("status")))
+            fields += (None, None, None)
             self._add(t_ms, OUT, event, fields)
         elif event == p.ERROR:
             counts["errors_sent"] += 1
@@ -169,11 +187,12 @@ class SessionJournal:
             refused = metadata.get("event") if isinstance(metadata, dict) else None
             if refused == p.FRAGMENT_DATA:
                 counts["fragments_rejected"] += 1
-            fields = (data.get("fragment_id"), None, None, data.get("code"), None, refused)
+            fragment_id = p.readable_id(data.get("fragment_id"))
+            fields = (fragment_id, None, None, _text(data.get("code")), None, _text(refused))
             self._add(t_ms, OUT, event, fields)
         elif event == p.BACKPRESSURE:
             counts["backpressure_sent"] += 1
-            self._add(t_ms, OUT, event, (None, None, None, None, None, data.get("action")))
+            self._add(t_ms, OUT, event, (None, None, None, None, None, _text(data.get("action"))))
         else:
             self._add(t_ms, OUT, event)
 
@@ -242,8 +261,6 @@ class JournalBook:
         self.max_sessions = max_sessions
         self._live: dict[str, SessionJournal] = {}
         self._ended: OrderedDict[str, SessionJournal] = OrderedDict()
-        self.on_change: Callable[[], None] = lambda: None
-        """Called when a journal starts or ends; the control API's long polls listen."""
 
     def start(
         self, session_id: str, *, stream_id: str, worker_id: str, t_ms: float, session: Any
@@ -257,7 +274,6 @@ class JournalBook:
             max_events=self.max_events,
         )
         self._live[session_id] = journal
-        self.on_change()
         return journal
 
     def end(self, journal: SessionJournal, t_ms: float, *, closed: bool) -> None:
@@ -271,7 +287,6 @@ class JournalBook:
         self._ended[journal.session_id] = journal
         while len(self._ended) > self.max_sessions:
             self._ended.popitem(last=False)
-        self.on_change()
 
     def get(self, session_id: str) -> SessionJournal | None:
         return self._live.get(session_id) or self._ended.get(session_id)

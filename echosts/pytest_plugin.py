@@ -7,7 +7,8 @@ what the server logged during that test.
 
 Options: ``--echosts-url URL`` (or ini ``echosts_url``) uses a running echosts instead;
 ``--echosts-arg=--flag=value`` (repeatable, or ini ``echosts_args``) passes flags to the
-server it starts.
+server it starts; ``--echosts-api-key`` (or ini ``echosts_api_key``) is the key the helpers
+send to a server with keys.
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="use the echosts running at this URL instead of starting one",
     )
     group.addoption(
+        "--echosts-api-key",
+        default=None,
+        help="the key the helpers send, for a server with API keys",
+    )
+    group.addoption(
         "--echosts-arg",
         action="append",
         default=[],
@@ -38,6 +44,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini("echosts_url", "use the echosts running at this URL", default=None)
     parser.addini("echosts_args", "flags for the echosts the plugin starts", default="")
+    parser.addini("echosts_api_key", "the key the helpers send", default=None)
 
 
 def _server_args(config: pytest.Config) -> list[str]:
@@ -51,10 +58,11 @@ def echosts(request: pytest.FixtureRequest) -> Iterator[EchostsServer]:
     ``wait_for_session()``, ``verify()``, ``reset()``; ``aio`` has them as coroutines."""
     config = request.config
     url = config.getoption("--echosts-url") or config.getini("echosts_url")
+    api_key = config.getoption("--echosts-api-key") or config.getini("echosts_api_key") or None
     if url:
-        yield EchostsServer(str(url))
+        yield EchostsServer(str(url), api_key)
         return
-    server = EchostsProcess(*_server_args(config))
+    server = EchostsProcess(*_server_args(config), api_key=api_key)
     config.stash[_RUNNING] = server
     try:
         yield server

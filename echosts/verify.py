@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from echosts import protocol as p
-from echosts.journal import IN, OUT, SessionJournal
+from echosts.journal import IN, OUT, VALID_ACK, SessionJournal
 
 DEFAULT_GRACE_MS = 250
 MAX_NAMED = 20
@@ -22,13 +22,14 @@ def _named(ids: list[str]) -> str:
 
 
 def acked_every_processed(journal: SessionJournal) -> tuple[bool, str]:
+    """Only well-formed acks count: one the server refused acknowledged nothing."""
     processed: list[str] = []
     acked: set[str] = set()
     for entry in journal.entries():
         direction, event, fragment_id = entry[2], entry[3], entry[4]
-        if direction == OUT and event == p.FRAGMENT_PROCESSED:
+        if direction == OUT and event == p.FRAGMENT_PROCESSED and fragment_id is not None:
             processed.append(fragment_id)
-        elif direction == IN and event == p.FRAGMENT_ACK and fragment_id is not None:
+        elif direction == IN and event == p.FRAGMENT_ACK and entry[9] == VALID_ACK:
             acked.add(fragment_id)
     missing = [fragment_id for fragment_id in processed if fragment_id not in acked]
     if missing:
@@ -94,6 +95,8 @@ def verify(journal: SessionJournal, grace_ms: float = DEFAULT_GRACE_MS) -> dict[
     }
     checks = {name: {"ok": ok, "detail": detail} for name, (ok, detail) in results.items()}
     if journal.dropped_entries:
-        for check in checks.values():
-            check["detail"] += f" (on the last {journal.next_seq - journal.dropped_entries} events)"
+        kept = journal.next_seq - journal.dropped_entries
+        for name, check in checks.items():
+            if name != "ended_cleanly":
+                check["detail"] += f" (on the last {kept} events)"
     return {"ok": all(check["ok"] for check in checks.values()), "checks": checks}

@@ -90,4 +90,9 @@ def test_every_event_the_core_sends_fits_its_model() -> None:
     assert events >= set(p.SERVER_EVENTS)
     assert {"config:error_simulation:ack", "simulate:disconnect:ack"} <= events
     for emit in sent:
-        SENT[emit.event].model_validate(emit.data)
+        SENT[emit.event].model_validate(emit.data, strict=True)
+        assert None not in emit.data.values(), emit
+
+
+def test_the_document_allows_no_null_anywhere() -> None:
+    assert '"null"' not in asyncapi_yaml()
