@@ -118,22 +118,23 @@ class Check:
         except (OSError, TimeoutError, HTTPClientError) as problem:
             raise StepFailedError("connect", str(problem) or type(problem).__name__) from None
         worker = Worker(connection, self.timeout)
-        try:
-            opening = await worker.read()
-        except (ConnectionError, TimeoutError) as problem:
-            raise StepFailedError("connect", str(problem) or "timed out") from None
+        opening = await self.packet(worker)
         if not opening.startswith("0"):
             raise StepFailedError("connect", f"no Engine.IO open packet: {opening[:80]!r}")
         auth = json.dumps({"token": self.api_key}) if self.api_key else ""
         await connection.write_message("40" + auth)
-        try:
-            answer = await worker.read()
-        except (ConnectionError, TimeoutError) as problem:
-            raise StepFailedError("connect", str(problem) or "timed out") from None
+        answer = await self.packet(worker)
         if not answer.startswith("40"):
             raise StepFailedError("connect", f"refused: {answer[2:200]}")
         self.passed("connect", "Socket.IO namespace / joined")
         return worker
+
+    async def packet(self, worker: Worker) -> str:
+        """The next packet of the handshake; a failure of the connect step when none comes."""
+        try:
+            return await worker.read()
+        except (ConnectionError, TimeoutError) as problem:
+            raise StepFailedError("connect", str(problem) or "timed out") from None
 
     async def expect(self, worker: Worker, step: str, wanted: str) -> Any:
         try:
