@@ -37,7 +37,7 @@ COUNTS = (
 Entry = tuple[int, float, str, str, Any, Any, Any, Any, Any, Any]
 """(seq, t_ms, dir, event, fragment_id, sequence_number, status, code, bytes, about): ``about``
 is what an entry says beyond the protocol's fields (a backpressure action, the event an error
-refused), kept for ``verify``."""
+refused, a worker ack that was well-formed), kept for ``verify``."""
 
 FIELDS = ("fragment_id", "sequence_number", "status", "code", "bytes")
 Fields = tuple[Any, Any, Any, Any, Any, Any]
