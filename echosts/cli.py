@@ -15,7 +15,7 @@ from typing import Any
 
 from tornado.ioloop import PeriodicCallback
 
-from echosts import __version__, check, protocol
+from echosts import __version__, protocol
 from echosts.app import EchoService
 from echosts.auth import KeyFileError, KeyRing
 from echosts.config import Settings, SettingsError, load_settings
@@ -131,11 +131,12 @@ async def serve(settings: Settings, keys: KeyRing) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
+    # The subcommands load their modules only when asked: the service's start does not pay.
     if arguments[:1] == ["check"]:
-        return check.main(arguments[1:])
+        code: int = importlib.import_module("echosts.check").main(arguments[1:])
+        return code
     if arguments[:1] == ["asyncapi"]:
-        contract = importlib.import_module("echosts.contract")
-        sys.stdout.write(contract.asyncapi_yaml())
+        sys.stdout.write(importlib.import_module("echosts.contract").asyncapi_yaml())
         return 0
     try:
         settings = load_settings(os.environ, arguments)

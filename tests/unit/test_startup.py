@@ -35,7 +35,15 @@ def test_a_created_service_has_loaded_neither_pydantic_nor_prometheus_client() -
         from echosts.config import Settings
 
         EchoService.create(Settings())
-        loaded = {"pydantic", "echosts.models", "prometheus_client", "echosts.metrics"}
+        loaded = {
+            "pydantic",
+            "echosts.models",
+            "prometheus_client",
+            "echosts.metrics",
+            "echosts.check",
+            "echosts.contract",
+            "echosts.media",
+        }
         assert not loaded & set(sys.modules), loaded & set(sys.modules)
         """
     )
